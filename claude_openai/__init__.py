@@ -1,0 +1,43 @@
+"""Use Claude Code from anything that speaks the OpenAI Chat Completions API."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ._app import create_app, mount  # noqa: E402
+from ._completions import (  # noqa: E402
+    achat_completion,
+    astream_chat_completion,
+    chat_completion,
+    stream_chat_completion,
+)
+from ._config import Config  # noqa: E402
+from ._exceptions import (  # noqa: E402
+    ClaudeOpenAIError,
+    GatewayTimeoutError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UpstreamAuthError,
+    UpstreamError,
+)
+
+__all__ = [
+    "ClaudeOpenAIError",
+    "Config",
+    "GatewayTimeoutError",
+    "InvalidRequestError",
+    "ModelNotFoundError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "UpstreamAuthError",
+    "UpstreamError",
+    "__version__",
+    "achat_completion",
+    "astream_chat_completion",
+    "chat_completion",
+    "create_app",
+    "mount",
+    "stream_chat_completion",
+]

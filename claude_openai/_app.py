@@ -1,0 +1,187 @@
+"""The HTTP surface: `create_app()` and `mount()`, thin over the library functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from ._completions import run_completion, run_stream
+from ._config import Config
+from ._exceptions import ClaudeOpenAIError, InvalidRequestError
+from ._health import cli_path, cli_version, health
+from ._models import list_models, model_object, resolve_model
+from ._request import ChatRequest, parse_request
+from ._response import ResponseBuilder
+from ._sse import EventStreamResponse
+
+logger = logging.getLogger("claude_openai")
+
+
+def _log(builder: ResponseBuilder, status: int, started: float, stream: bool) -> None:
+    usage = builder.usage if builder.result is not None else {}
+    logger.info(
+        "%s model=%s status=%d latency=%.3fs stream=%s prompt_tokens=%s completion_tokens=%s",
+        builder.id, builder.model, status, time.monotonic() - started, str(stream).lower(),
+        usage.get("prompt_tokens", "-"), usage.get("completion_tokens", "-"),
+    )
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError(
+            "We could not parse the JSON body of your request: send a JSON object.",
+            code="invalid_json",
+        ) from None
+
+
+async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``work``, cancelling it (and so the CLI) if the client goes away first."""
+    result: list[Any] = []
+    async with anyio.create_task_group() as group:
+        async def run() -> None:
+            result.append(await work())
+            group.cancel_scope.cancel()
+
+        async def watch() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()
+
+        group.start_soon(run)
+        group.start_soon(watch)
+    return result[0] if result else None
+
+
+def _chat_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+    async def chat_completions(request: Request) -> Response:
+        started = time.monotonic()
+        body = await _json_body(request)
+        chat = parse_request(body)
+        builder = ResponseBuilder(model=chat.model or config.model,
+                                  include_usage=bool(body.get("stream")) and chat.include_usage)
+        if body.get("stream"):
+            return await _stream(chat, config, builder, started)
+        try:
+            done = await _unless_disconnected(request, lambda: run_completion(chat, config))
+        except ClaudeOpenAIError as exc:
+            _log(builder, exc.status_code, started, False)
+            raise
+        if done is None:  # the client went away; nobody reads this
+            _log(builder, 499, started, False)
+            return Response(status_code=499)
+        _log(done, 200, started, False)
+        return JSONResponse(done.completion())
+
+    return chat_completions
+
+
+async def _stream(chat: ChatRequest, config: Config, builder: ResponseBuilder,
+                  started: float) -> Response:
+    chunks = run_stream(chat, config, builder)
+    try:
+        first = await anext(chunks)
+    except ClaudeOpenAIError as exc:
+        _log(builder, exc.status_code, started, True)
+        raise
+    return EventStreamResponse(first, chunks,
+                               on_end=lambda status: _log(builder, status, started, True))
+
+
+async def _models(request: Request) -> Response:
+    return JSONResponse(list_models())
+
+
+async def _model(request: Request) -> Response:
+    model_id = request.path_params["model_id"]
+    resolve_model(model_id)
+    return JSONResponse(model_object(model_id))
+
+
+def _health_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+    cache: dict[str, str | None] = {}
+
+    async def health_check(request: Request) -> Response:
+        if "version" not in cache:
+            cache["version"] = await anyio.to_thread.run_sync(cli_version, cli_path(config))
+        report = health(config, cache["version"], os.environ)
+        return JSONResponse(report, status_code=200 if report["cli"]["found"] else 503)
+
+    return health_check
+
+
+def api_routes(config: Config) -> list[BaseRoute]:
+    return [
+        Route("/chat/completions", _chat_endpoint(config), methods=["POST"]),
+        Route("/models", _models, methods=["GET"]),
+        Route("/models/{model_id:path}", _model, methods=["GET"]),
+        Route("/health", _health_endpoint(config), methods=["GET"]),
+    ]
+
+
+# -- errors, always OpenAI-shaped ------------------------------------------------------------
+async def _our_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClaudeOpenAIError)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message, code = f"Unknown path {request.url.path}.", "not_found"
+    elif exc.status_code == 405:
+        message, code = f"Method {request.method} is not allowed here.", "method_not_allowed"
+    else:
+        message, code = str(exc.detail), None
+    error = ClaudeOpenAIError(message, code=code).to_dict()
+    error["error"]["type"] = "invalid_request_error"
+    return JSONResponse(error, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return JSONResponse(ClaudeOpenAIError("The server had an internal error.").to_dict(),
+                        status_code=500)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ClaudeOpenAIError: _our_error,
+    HTTPException: _http_error,
+    Exception: _server_error,
+}
+
+
+def _api_app(config: Config) -> Starlette:
+    return Starlette(routes=api_routes(config), exception_handlers=EXCEPTION_HANDLERS)
+
+
+def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> Starlette:
+    """Mount the OpenAI-compatible routes under ``path`` of an existing Starlette/FastAPI app.
+
+    The mounted app carries its own error handlers (OpenAI-shaped errors) and needs no lifespan.
+    Returns the mounted sub-app.
+    """
+    sub_app = _api_app(config or Config())
+    app.mount(path, sub_app)
+    return sub_app
+
+
+def create_app(config: Config | None = None) -> Starlette:
+    """A standalone app: the routes under ``/v1`` and also at the root."""
+    config = config or Config()
+    return Starlette(
+        routes=[Mount("/v1", app=_api_app(config)), *api_routes(config)],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )

@@ -1,0 +1,119 @@
+"""The public functions: async implementations and their sync twins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import aclosing
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.from_thread
+
+from ._config import Config
+from ._request import ChatRequest, parse_request
+from ._response import ResponseBuilder
+from ._session import run_claude
+
+
+def _builder(chat: ChatRequest, config: Config, *, stream: bool) -> ResponseBuilder:
+    return ResponseBuilder(model=chat.model or config.model,
+                           include_usage=stream and chat.include_usage)
+
+
+async def run_completion(chat: ChatRequest, config: Config) -> ResponseBuilder:
+    builder = _builder(chat, config, stream=False)
+    async with aclosing(run_claude(chat, config)) as messages:
+        async for message in messages:
+            builder.feed(message)
+    if builder.result is None:
+        raise builder.incomplete_error()
+    return builder
+
+
+async def run_stream(
+    chat: ChatRequest, config: Config, builder: ResponseBuilder
+) -> AsyncIterator[dict[str, Any]]:
+    async with aclosing(run_claude(chat, config)) as messages:
+        async for message in messages:
+            for chunk in builder.feed(message):
+                yield chunk
+    if builder.result is None:
+        raise builder.incomplete_error()
+
+
+async def achat_completion(
+    request: Mapping[str, Any], *, config: Config | None = None
+) -> dict[str, Any]:
+    """Answer an OpenAI Chat Completions request with Claude; returns the Chat Completion.
+
+    Args:
+        request: the JSON body a client would post to ``/v1/chat/completions``.
+        config: settings; defaults to ``Config()``.
+
+    Raises:
+        ClaudeOpenAIError: a subclass carrying the HTTP status and OpenAI error body.
+
+    Example:
+        >>> await achat_completion({"model": "sonnet",
+        ...                         "messages": [{"role": "user", "content": "Hi"}]})
+    """
+    config = config or Config()
+    builder = await run_completion(parse_request(dict(request)), config)
+    return builder.completion()
+
+
+async def astream_chat_completion(
+    request: Mapping[str, Any], *, config: Config | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Like `achat_completion`, but yields ``chat.completion.chunk`` dicts as tokens arrive.
+
+    Close it early (``contextlib.aclosing``) and the Claude run is interrupted at once.
+    """
+    config = config or Config()
+    chat = parse_request(dict(request))
+    async with aclosing(run_stream(chat, config, _builder(chat, config, stream=True))) as chunks:
+        async for chunk in chunks:
+            yield chunk
+
+
+def _refuse_inside_event_loop(name: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"{name}() cannot run inside a running event loop; use `await a{name}(...)` instead."
+    )
+
+
+def chat_completion(request: Mapping[str, Any], *, config: Config | None = None) -> dict[str, Any]:
+    """Sync twin of `achat_completion`, for plain scripts."""
+    _refuse_inside_event_loop("chat_completion")
+    result: dict[str, Any] = anyio.run(partial(achat_completion, request, config=config))
+    return result
+
+
+def stream_chat_completion(
+    request: Mapping[str, Any], *, config: Config | None = None
+) -> Iterator[dict[str, Any]]:
+    """Sync twin of `astream_chat_completion`; close it early to interrupt the run."""
+    _refuse_inside_event_loop("stream_chat_completion")
+    return _iterate_in_portal(request, config)
+
+
+def _iterate_in_portal(
+    request: Mapping[str, Any], config: Config | None
+) -> Iterator[dict[str, Any]]:
+    with anyio.from_thread.start_blocking_portal() as portal:
+        chunks = astream_chat_completion(request, config=config)
+        try:
+            while True:
+                try:
+                    chunk = portal.call(chunks.__anext__)
+                except StopAsyncIteration:
+                    return
+                yield chunk
+        finally:
+            portal.call(chunks.aclose)

@@ -1,0 +1,84 @@
+"""`Config`: one frozen dataclass; its fields, `CLAUDE_OPENAI_*` variables and CLI flags map 1:1."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "CLAUDE_OPENAI_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Settings for the library functions and the HTTP server.
+
+    Every field has a command-line flag (``--max-retries``) and an environment variable
+    (``CLAUDE_OPENAI_MAX_RETRIES``). Precedence: flag, then environment, then default.
+    """
+
+    host: str = _opt("127.0.0.1", "address the server binds")
+    port: int = _opt(8000, "port the server listens on")
+    model: str | None = _opt(
+        None, "model used when a request names none (default: the Claude Code CLI's own)"
+    )
+    cli_path: str | None = _opt(
+        None, "Claude Code CLI to run (default: the one bundled with the SDK)"
+    )
+    timeout: float = _opt(600.0, "seconds a request may take before it is ended with a 504")
+    max_retries: int = _opt(2, "retries the CLI makes on a failed upstream call")
+    log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError("timeout must be greater than 0")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Build a Config from ``CLAUDE_OPENAI_*`` variables, then apply ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = env_name(f.name)
+            if name in environ:
+                values[f.name] = cast_value(f, environ[name], name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def field_type(f: dataclasses.Field[Any]) -> type:
+    kind = str(f.type)
+    if kind.startswith("int"):
+        return int
+    if kind.startswith("float"):
+        return float
+    return str
+
+
+def cast_value(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
+    kind = field_type(f)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{source}={raw!r} is not a valid {kind.__name__}") from None

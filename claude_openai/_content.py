@@ -1,0 +1,112 @@
+"""PURE: OpenAI message content (a string or an array of parts) to Anthropic content blocks."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from ._exceptions import InvalidRequestError
+
+Block = dict[str, Any]
+
+TEXT_PARTS = ("text", "input_text")
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
+    return InvalidRequestError(message, param=param, code=code)
+
+
+def _parts(content: Any, where: str) -> list[Any]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if content is None:
+        return []
+    if not isinstance(content, list):
+        raise _fail(f"'{where}.content' must be a string or an array of parts.",
+                    f"{where}.content", "invalid_type")
+    return content
+
+
+def _text(part: Any, param: str) -> str:
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise _fail(f"'{param}.text' must be a string.", f"{param}.text", "invalid_type")
+    return text
+
+
+def _part_type(part: Any, param: str) -> str:
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        raise _fail(f"'{param}' must be an object with a 'type'.", param, "invalid_type")
+    return str(part["type"])
+
+
+def system_text(content: Any, where: str) -> str:
+    """System and developer content: text only, joined."""
+    texts = []
+    for j, part in enumerate(_parts(content, where)):
+        param = f"{where}.content[{j}]"
+        if _part_type(part, param) not in TEXT_PARTS:
+            raise _fail(f"'{param}.type' must be 'text' in a system message.", f"{param}.type")
+        texts.append(_text(part, param))
+    return "\n".join(texts)
+
+
+def user_blocks(content: Any, where: str) -> list[Block]:
+    blocks: list[Block] = []
+    for j, part in enumerate(_parts(content, where)):
+        param = f"{where}.content[{j}]"
+        kind = _part_type(part, param)
+        if kind in TEXT_PARTS:
+            text = _text(part, param)
+            if text:
+                blocks.append({"type": "text", "text": text})
+        elif kind == "image_url":
+            blocks.append(image_block(part.get("image_url"), f"{param}.image_url"))
+        else:
+            raise _fail(f"'{param}.type' '{kind}' is not supported: use text or image_url.",
+                        f"{param}.type", "unsupported_content")
+    if content is None or (isinstance(content, str | list) and not content):
+        raise _fail(f"'{where}.content' must not be empty.", f"{where}.content")
+    return blocks
+
+
+def assistant_blocks(content: Any, where: str) -> list[Block]:
+    blocks: list[Block] = []
+    for j, part in enumerate(_parts(content, where)):
+        param = f"{where}.content[{j}]"
+        kind = _part_type(part, param)
+        if kind not in (*TEXT_PARTS, "refusal"):
+            raise _fail(f"'{param}.type' must be 'text' or 'refusal' in an assistant message.",
+                        f"{param}.type")
+        text = part.get("refusal") if kind == "refusal" else _text(part, param)
+        if isinstance(text, str) and text:
+            blocks.append({"type": "text", "text": text})
+    return blocks
+
+
+def image_block(image_url: Any, param: str) -> Block:
+    url = image_url.get("url") if isinstance(image_url, dict) else image_url
+    if not isinstance(url, str) or not url:
+        raise _fail(f"'{param}.url' must be a string.", f"{param}.url", "invalid_type")
+    if url.startswith("data:"):
+        return {"type": "image", "source": _data_url(url, f"{param}.url")}
+    if url.startswith(("https://", "http://")):
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    raise _fail(f"'{param}.url' must be an http(s) URL or a base64 data: URL.", f"{param}.url")
+
+
+def _data_url(url: str, param: str) -> dict[str, str]:
+    header, sep, data = url[5:].partition(",")
+    media_type, _, encoding = header.partition(";")
+    if not sep or encoding != "base64":
+        raise _fail(f"'{param}' must be a base64 data: URL.", param)
+    if media_type not in IMAGE_TYPES:
+        raise _fail(f"'{param}' has media type '{media_type}'; use one of "
+                    f"{', '.join(IMAGE_TYPES)}.", param, "unsupported_image")
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise _fail(f"'{param}' holds invalid base64 data.", param) from None
+    return {"type": "base64", "media_type": media_type, "data": data}

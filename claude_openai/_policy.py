@@ -1,0 +1,86 @@
+"""Which OpenAI Chat Completions fields are supported, ignored or rejected: the one source of truth.
+
+The README's compatibility table is rendered from this data (``compatibility_table()``) and a test
+checks that they agree.  Fields that are not OpenAI's (vendor extensions) are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Support = Literal["supported", "ignored", "rejected"]
+
+
+@dataclass(frozen=True)
+class FieldPolicy:
+    name: str
+    support: Support
+    note: str
+    # For rejected fields: values that mean "feature off" and are accepted as no-ops.
+    neutral: tuple[Any, ...] = ()
+
+
+_MAX_NOTE = "sent upstream as `max_tokens`; a cut-off answer ends with `finish_reason: \"length\"`"
+_SAMPLING_NOTE = "sent upstream; Claude's extended thinking is turned off for that request"
+
+FIELDS: tuple[FieldPolicy, ...] = (
+    FieldPolicy("messages", "supported",
+                "roles `system`, `developer`, `user`, `assistant`; text and image parts"),
+    FieldPolicy("model", "supported", "aliases, full ids and `claude-*` names; see Models"),
+    FieldPolicy("stream", "supported", "SSE, one chunk per upstream text delta"),
+    FieldPolicy("stream_options", "supported", "`include_usage` adds the final usage chunk"),
+    FieldPolicy("max_completion_tokens", "supported", _MAX_NOTE),
+    FieldPolicy("max_tokens", "supported", _MAX_NOTE),
+    FieldPolicy("stop", "supported", "a string or up to 4, sent upstream as `stop_sequences`"),
+    FieldPolicy("temperature", "supported", _SAMPLING_NOTE),
+    FieldPolicy("top_p", "supported", _SAMPLING_NOTE),
+    FieldPolicy("reasoning_effort", "supported",
+                "Claude's effort: `none`/`minimal`/`low` → low, `medium`, `high`, `xhigh`"),
+    FieldPolicy("frequency_penalty", "ignored", "Claude has no equivalent"),
+    FieldPolicy("presence_penalty", "ignored", "Claude has no equivalent"),
+    FieldPolicy("logit_bias", "ignored", "Claude has no equivalent"),
+    FieldPolicy("seed", "ignored", "Claude has no equivalent"),
+    FieldPolicy("user", "ignored", "not forwarded"),
+    FieldPolicy("safety_identifier", "ignored", "not forwarded"),
+    FieldPolicy("prompt_cache_key", "ignored", "Claude Code manages prompt caching itself"),
+    FieldPolicy("metadata", "ignored", "not stored"),
+    FieldPolicy("store", "ignored", "nothing is stored"),
+    FieldPolicy("service_tier", "ignored", "the answer reports `default`"),
+    FieldPolicy("verbosity", "ignored", "no equivalent"),
+    FieldPolicy("parallel_tool_calls", "ignored", "tool calling is not available yet"),
+    FieldPolicy("n", "rejected", "only `1`", neutral=(1,)),
+    FieldPolicy("tools", "rejected", "tool calling is not available yet", neutral=((),)),
+    FieldPolicy("tool_choice", "rejected", "tool calling is not available yet",
+                neutral=("none", "auto")),
+    FieldPolicy("functions", "rejected", "tool calling is not available yet", neutral=((),)),
+    FieldPolicy("function_call", "rejected", "tool calling is not available yet",
+                neutral=("none", "auto")),
+    FieldPolicy("response_format", "rejected", "only `{\"type\": \"text\"}` for now",
+                neutral=({"type": "text"},)),
+    FieldPolicy("logprobs", "rejected", "Claude does not return log probabilities",
+                neutral=(False,)),
+    FieldPolicy("top_logprobs", "rejected", "Claude does not return log probabilities",
+                neutral=(0,)),
+    FieldPolicy("modalities", "rejected", "text output only", neutral=(("text",),)),
+    FieldPolicy("audio", "rejected", "text output only"),
+    FieldPolicy("prediction", "rejected", "predicted outputs are not available"),
+    FieldPolicy("web_search_options", "rejected", "web search is not available"),
+)
+
+BY_NAME = {f.name: f for f in FIELDS}
+
+
+def is_neutral(policy: FieldPolicy, value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, list):
+        value = tuple(value)
+    return any(value == n for n in policy.neutral)
+
+
+def compatibility_table() -> str:
+    """The README's compatibility table, rendered from ``FIELDS``."""
+    lines = ["| field | support | notes |", "|---|---|---|"]
+    lines += [f"| `{f.name}` | {f.support} | {f.note} |" for f in FIELDS]
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""PURE: earlier turns of a chat as a synthetic Claude Code transcript, resumed by the CLI.
+
+Resuming a transcript makes the model see real alternating user/assistant turns (notes §3.3),
+where flattening the chat into one prompt would not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from claude_agent_sdk._cli_version import __cli_version__
+
+from ._request import Turn
+
+
+def transcript_entries(
+    turns: list[Turn], *, session_id: str, cwd: str, model: str | None
+) -> list[dict[str, Any]]:
+    """One transcript entry per turn, chained by ``parentUuid``."""
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    entries: list[dict[str, Any]] = []
+    parent: str | None = None
+    for turn in turns:
+        entry_id = str(uuid.uuid4())
+        entries.append({
+            "type": turn.role,
+            "uuid": entry_id,
+            "parentUuid": parent,
+            "sessionId": session_id,
+            "timestamp": now,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": cwd,
+            "version": __cli_version__,
+            "message": _message(turn, model),
+        })
+        parent = entry_id
+    return entries
+
+
+def _message(turn: Turn, model: str | None) -> dict[str, Any]:
+    if turn.role == "user":
+        return {"role": "user", "content": turn.blocks}
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model or "claude",
+        "content": turn.blocks,
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+    }

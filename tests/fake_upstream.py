@@ -1,0 +1,245 @@
+"""A fake Anthropic Messages API on 127.0.0.1 that records what the Claude Code CLI sends.
+
+By default it answers ``ECHO: <last user text>`` token by token.  Tests queue scripted
+``Reply`` objects to shape the next answers (text, stop reason, usage, HTTP errors, pacing).
+It honours ``max_tokens`` (one word = one token) and ``stop_sequences`` the way the real API
+does, so a test can check what the client got against what reached the model.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class Reply:
+    """One scripted answer to a ``POST /v1/messages``."""
+
+    text: str | None = None  # None: echo the last user text
+    deltas: list[str] | None = None  # explicit text deltas (overrides ``text``)
+    stop_reason: str | None = None  # None: derived (end_turn / max_tokens / stop_sequence)
+    usage: dict[str, int] = field(default_factory=dict)
+    status: int = 200
+    error_type: str = "api_error"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds between stream events
+    model: str | None = None  # None: the model the request named
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+DEFAULT_USAGE = {
+    "input_tokens": 11,
+    "cache_creation_input_tokens": 3,
+    "cache_read_input_tokens": 5,
+}
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """All text of the last user message, without the CLI's ``<system-reminder>`` blocks."""
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") != "user":
+            continue
+        content = message["content"]
+        if isinstance(content, str):
+            return content
+        texts = [
+            block.get("text", "")
+            for block in content
+            if block.get("type") == "text" and "<system-reminder>" not in block.get("text", "")
+        ]
+        return "\n".join(texts)
+    return ""
+
+
+def _plan(reply: Reply, body: dict[str, Any]) -> tuple[list[str], str, str | None]:
+    """The deltas to send, the stop reason and the matched stop sequence."""
+    if reply.deltas is not None:
+        deltas = list(reply.deltas)
+    else:
+        text = reply.text if reply.text is not None else "ECHO: " + last_user_text(body)
+        words = text.split(" ")
+        deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    stop_seq = None
+    joined = "".join(deltas)
+    for seq in body.get("stop_sequences") or []:
+        at = joined.find(seq)
+        if at != -1 and (stop_seq is None or at < joined.find(stop_seq)):
+            stop_seq = seq
+    if stop_seq is not None:
+        deltas = _cut(deltas, joined.find(stop_seq))
+    stop = "stop_sequence" if stop_seq else "end_turn"
+    limit = body.get("max_tokens")
+    if isinstance(limit, int) and len(deltas) > limit:
+        deltas, stop, stop_seq = deltas[:limit], "max_tokens", None
+    return deltas, reply.stop_reason or stop, stop_seq
+
+
+def _cut(deltas: list[str], at: int) -> list[str]:
+    out: list[str] = []
+    used = 0
+    for d in deltas:
+        if used + len(d) >= at:
+            if at - used:
+                out.append(d[: at - used])
+            break
+        out.append(d)
+        used += len(d)
+    return out
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+class FakeUpstream:
+    """The fake API plus the uvicorn server that runs it in a thread."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.replies: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self.app = Starlette(
+            routes=[
+                Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/{path:path}", self._other, methods=["GET", "HEAD", "POST"]),
+            ]
+        )
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- test API ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def queue(self, *replies: Reply) -> None:
+        with self._lock:
+            self.replies.extend(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.replies.clear()
+            self.requests.clear()
+
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        """Bodies of the model calls (``POST /v1/messages``), in order."""
+        return [r.body for r in self.requests if r.path == "/v1/messages" and r.method == "POST"]
+
+    # -- server -----------------------------------------------------------------------------
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]})
+        self._thread.daemon = True
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake upstream did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- handlers ---------------------------------------------------------------------------
+    async def _record(self, request: Request) -> Any:
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        with self._lock:
+            self.requests.append(
+                Recorded(request.method, request.url.path, dict(request.headers), body)
+            )
+        return body
+
+    async def _other(self, request: Request) -> Response:
+        await self._record(request)
+        return JSONResponse({})
+
+    async def _messages(self, request: Request) -> Response:
+        body = await self._record(request)
+        with self._lock:
+            reply = self.replies.popleft() if self.replies else Reply()
+        if reply.status != 200:
+            return JSONResponse(
+                {"type": "error", "error": {"type": reply.error_type, "message": "fake failure"}},
+                status_code=reply.status,
+                headers={"x-should-retry": "false", **reply.headers},
+            )
+        deltas, stop, stop_seq = _plan(reply, body)
+        model = reply.model or body.get("model", "claude-fake")
+        usage = {**DEFAULT_USAGE, **reply.usage}
+        output_tokens = reply.usage.get("output_tokens", len(deltas))
+        if not body.get("stream"):
+            return JSONResponse(self._message(model, "".join(deltas), stop, stop_seq, usage,
+                                              output_tokens))
+        return StreamingResponse(
+            self._stream(model, deltas, stop, stop_seq, usage, output_tokens, reply.delay),
+            media_type="text/event-stream",
+        )
+
+    @staticmethod
+    def _message(model: str, text: str, stop: str, stop_seq: str | None,
+                 usage: dict[str, int], output_tokens: int) -> dict[str, Any]:
+        return {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}], "stop_reason": stop,
+            "stop_sequence": stop_seq, "usage": {**usage, "output_tokens": output_tokens},
+        }
+
+    @staticmethod
+    async def _stream(model: str, deltas: list[str], stop: str, stop_seq: str | None,
+                      usage: dict[str, int], output_tokens: int, delay: float) -> Any:
+        import anyio
+
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                "content": [], "stop_reason": None, "stop_sequence": None,
+                "usage": {**usage, "output_tokens": 1},
+            },
+        }
+        yield _sse(start)
+        yield _sse({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "text", "text": ""}})
+        for d in deltas:
+            if delay:
+                await anyio.sleep(delay)
+            yield _sse({"type": "content_block_delta", "index": 0,
+                        "delta": {"type": "text_delta", "text": d}})
+        yield _sse({"type": "content_block_stop", "index": 0})
+        yield _sse({"type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": stop_seq},
+                    "usage": {"output_tokens": output_tokens}})
+        yield _sse({"type": "message_stop"})
