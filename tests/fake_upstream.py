@@ -9,14 +9,13 @@ does, so a test can check what the client got against what reached the model.
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
+import anyio
+from servers import ThreadedServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -36,6 +35,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds between stream events
     model: str | None = None  # None: the model the request named
+    fail_after: int | None = None  # send this many deltas, then an SSE error event
 
 
 @dataclass
@@ -123,9 +123,9 @@ class FakeUpstream:
                 Route("/{path:path}", self._other, methods=["GET", "HEAD", "POST"]),
             ]
         )
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self.port = 0
+        self.sent_deltas: list[int] = []  # text deltas actually sent, per streamed call
 
     # -- test API ---------------------------------------------------------------------------
     @property
@@ -140,6 +140,7 @@ class FakeUpstream:
         with self._lock:
             self.replies.clear()
             self.requests.clear()
+            self.sent_deltas.clear()
 
     @property
     def calls(self) -> list[dict[str, Any]]:
@@ -148,26 +149,12 @@ class FakeUpstream:
 
     # -- server -----------------------------------------------------------------------------
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]})
-        self._thread.daemon = True
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake upstream did not start")
-            time.sleep(0.01)
+        self._server = ThreadedServer(self.app).start()
+        self.port = self._server.port
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._server.stop()
 
     # -- handlers ---------------------------------------------------------------------------
     async def _record(self, request: Request) -> Any:
@@ -204,7 +191,7 @@ class FakeUpstream:
             return JSONResponse(self._message(model, "".join(deltas), stop, stop_seq, usage,
                                               output_tokens))
         return StreamingResponse(
-            self._stream(model, deltas, stop, stop_seq, usage, output_tokens, reply.delay),
+            self._stream(model, deltas, stop, stop_seq, usage, output_tokens, reply),
             media_type="text/event-stream",
         )
 
@@ -217,11 +204,11 @@ class FakeUpstream:
             "stop_sequence": stop_seq, "usage": {**usage, "output_tokens": output_tokens},
         }
 
-    @staticmethod
-    async def _stream(model: str, deltas: list[str], stop: str, stop_seq: str | None,
-                      usage: dict[str, int], output_tokens: int, delay: float) -> Any:
-        import anyio
-
+    async def _stream(self, model: str, deltas: list[str], stop: str, stop_seq: str | None,
+                      usage: dict[str, int], output_tokens: int, reply: Reply) -> Any:
+        with self._lock:
+            self.sent_deltas.append(0)
+            call = len(self.sent_deltas) - 1
         start = {
             "type": "message_start",
             "message": {
@@ -233,11 +220,16 @@ class FakeUpstream:
         yield _sse(start)
         yield _sse({"type": "content_block_start", "index": 0,
                     "content_block": {"type": "text", "text": ""}})
-        for d in deltas:
-            if delay:
-                await anyio.sleep(delay)
+        for i, d in enumerate(deltas):
+            if reply.fail_after is not None and i == reply.fail_after:
+                yield _sse({"type": "error",
+                            "error": {"type": "overloaded_error", "message": "fake mid-stream"}})
+                return
+            if reply.delay:
+                await anyio.sleep(reply.delay)
             yield _sse({"type": "content_block_delta", "index": 0,
                         "delta": {"type": "text_delta", "text": d}})
+            self.sent_deltas[call] += 1
         yield _sse({"type": "content_block_stop", "index": 0})
         yield _sse({"type": "message_delta",
                     "delta": {"stop_reason": stop, "stop_sequence": stop_seq},

@@ -1,0 +1,59 @@
+"""Fixtures: the fake Anthropic upstream on 127.0.0.1, and the CLI's environment pointed at it.
+
+The real Claude Code CLI bundled with claude-agent-sdk runs in every end-to-end test; the only
+fake is the model.  The CLI gets ``ANTHROPIC_BASE_URL`` (the fake), ``ANTHROPIC_API_KEY=sk-fake``
+and an empty ``CLAUDE_CONFIG_DIR``, and none of the host's other credentials.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_upstream import FakeUpstream  # noqa: E402
+from servers import wait_for_no_claude  # noqa: E402
+
+from claude_openai import Config  # noqa: E402
+
+HOST_CREDENTIALS = (
+    "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY", "ANTHROPIC_MODEL",
+)
+
+
+@pytest.fixture(scope="session")
+def claude_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("claude-config")
+
+
+@pytest.fixture(scope="session")
+def upstream_server(claude_config_dir: Path) -> Iterator[FakeUpstream]:
+    server = FakeUpstream()
+    server.start()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in HOST_CREDENTIALS:
+            mp.delenv(name, raising=False)
+        mp.setenv("ANTHROPIC_BASE_URL", server.url)
+        mp.setenv("ANTHROPIC_API_KEY", "sk-fake")
+        mp.setenv("CLAUDE_CONFIG_DIR", str(claude_config_dir))
+        mp.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    """The fake upstream, emptied for this test; checks no CLI process outlives the test."""
+    upstream_server.reset()
+    yield upstream_server
+    assert wait_for_no_claude() == [], "a Claude Code CLI process outlived the test"
+
+
+@pytest.fixture
+def config() -> Config:
+    return Config(timeout=60, max_retries=0)
