@@ -24,6 +24,10 @@ def user(content: Any) -> dict[str, Any]:
     return {"role": "user", "content": content}
 
 
+def image(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
 def rejects(request: Any, param: str | None) -> InvalidRequestError:
     with pytest.raises(InvalidRequestError) as info:
         parse_request(request)
@@ -83,9 +87,9 @@ def test_image_parts_become_image_blocks() -> None:
     ({"messages": [user([{"type": "text", "text": 3}])]}, "messages[0].content[0].text"),
     ({"messages": [user([{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}])]},
      "messages[0].content[0].image_url.url"),
-    ({"messages": [user([{"type": "image_url", "image_url": {"url": "data:text/plain;base64,aGk="}}])]},
+    ({"messages": [user([image("data:text/plain;base64,aGk=")])]},
      "messages[0].content[0].image_url.url"),
-    ({"messages": [user([{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@"}}])]},
+    ({"messages": [user([image("data:image/png;base64,@@")])]},
      "messages[0].content[0].image_url.url"),
     ({"messages": [{"role": "system", "content": [{"type": "image_url"}]}, user("x")]},
      "messages[0].content[0].type"),
