@@ -50,9 +50,13 @@ async def _json_body(request: Request) -> Any:
 async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[Any]]) -> Any:
     """Run ``work``, cancelling it (and so the CLI) if the client goes away first."""
     result: list[Any] = []
+    failed: list[ClaudeOpenAIError] = []
     async with anyio.create_task_group() as group:
         async def run() -> None:
-            result.append(await work())
+            try:
+                result.append(await work())
+            except ClaudeOpenAIError as exc:  # raised below, outside the task group
+                failed.append(exc)
             group.cancel_scope.cancel()
 
         async def watch() -> None:
@@ -62,6 +66,8 @@ async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[An
 
         group.start_soon(run)
         group.start_soon(watch)
+    if failed:
+        raise failed[0]
     return result[0] if result else None
 
 

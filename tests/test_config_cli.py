@@ -1,0 +1,65 @@
+"""Config, environment variables and command-line flags: one to one, flag over env over default."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from claude_openai import Config, __version__
+from claude_openai._cli import build_parser, parse_config
+from claude_openai._config import env_name, flag_name
+
+
+def test_every_field_has_a_flag_and_an_environment_variable() -> None:
+    help_text = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()  # type: ignore[union-attr]
+    for f in dataclasses.fields(Config):
+        assert flag_name(f.name) in help_text
+        assert env_name(f.name) in help_text
+
+
+def test_issue_flags_exist() -> None:
+    config = parse_config(["serve", "--host", "0.0.0.0", "--port", "9", "--model", "opus",
+                           "--cli-path", "/x/claude", "--timeout", "5", "--log-level", "debug",
+                           "--max-retries", "0"], {})
+    assert config == Config(host="0.0.0.0", port=9, model="opus", cli_path="/x/claude",
+                            timeout=5.0, log_level="debug", max_retries=0)
+
+
+def test_flag_over_environment_over_default() -> None:
+    environ = {"CLAUDE_OPENAI_PORT": "9000", "CLAUDE_OPENAI_MODEL": "haiku"}
+    config = parse_config(["serve", "--port", "9100"], environ)
+    assert (config.port, config.model, config.host) == (9100, "haiku", "127.0.0.1")
+    assert Config.from_env({}) == Config()
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="CLAUDE_OPENAI_TIMEOUT='soon'"):
+        Config.from_env({"CLAUDE_OPENAI_TIMEOUT": "soon"})
+
+
+@pytest.mark.parametrize("argv", [["serve", "--port", "x"], ["serve", "--timeout", "0"],
+                                  ["serve", "--log-level", "loud"], []])
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        parse_config(argv, {})
+    assert info.value.code == 2
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        parse_config(["--version"], {})
+    assert info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        parse_config(["serve", "--help"], {})
+    out = capsys.readouterr().out
+    assert "--host" in out and "127.0.0.1" in out and "CLAUDE_OPENAI_HOST" in out
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "claude_openai", "--version"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == f"claude-openai {__version__}"

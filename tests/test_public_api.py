@@ -1,0 +1,32 @@
+"""The public surface: a sorted, complete export list; sync twins in step with async ones;
+the README's compatibility table in step with the field policy."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import claude_openai
+from claude_openai._policy import FIELDS, compatibility_table
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_exports_are_sorted_and_complete() -> None:
+    assert claude_openai.__all__ == sorted(claude_openai.__all__)
+    public = {n for n in dir(claude_openai) if not n.startswith("_")} - {"annotations"}
+    assert public == set(claude_openai.__all__) - {"__version__"}
+
+
+def test_sync_twins_share_the_async_signatures() -> None:
+    for name in ("chat_completion", "stream_chat_completion"):
+        sync = inspect.signature(getattr(claude_openai, name))
+        async_ = inspect.signature(getattr(claude_openai, "a" + name))
+        assert list(sync.parameters.values()) == list(async_.parameters.values())
+
+
+def test_readme_compatibility_table_is_the_policy_data() -> None:
+    readme = README.read_text()
+    assert compatibility_table() in readme
+    for field in FIELDS:
+        assert f"| `{field.name}` | {field.support} |" in readme
