@@ -30,3 +30,14 @@ def test_readme_compatibility_table_is_the_policy_data() -> None:
     assert compatibility_table() in readme
     for field in FIELDS:
         assert f"| `{field.name}` | {field.support} |" in readme
+
+
+def test_readme_configuration_table_lists_every_field() -> None:
+    import dataclasses
+
+    from claude_openai import Config
+    from claude_openai._config import env_name, flag_name
+
+    readme = README.read_text()
+    for f in dataclasses.fields(Config):
+        assert f"| `{f.name}` | `{flag_name(f.name)}` | `{env_name(f.name)}` |" in readme
