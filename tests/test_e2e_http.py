@@ -101,3 +101,27 @@ def test_disconnect_mid_stream_ends_the_cli(server: ThreadedServer, upstream: Fa
     assert gone_after < 3, f"the CLI outlived the client by {gone_after:.2f} s"
     time.sleep(0.3)
     assert upstream.sent_deltas[0] < 100, "the upstream call went on after the disconnect"
+
+
+def test_disconnect_during_a_non_stream_request_ends_the_cli(server: ThreadedServer,
+                                                             upstream: FakeUpstream) -> None:
+    upstream.queue(Reply(text=" ".join(["w"] * 200), delay=0.05))
+    body = {"model": "sonnet", "messages": MESSAGES}
+    with pytest.raises(httpx.ReadTimeout), httpx.Client(timeout=1.5) as http:
+        http.post(server.url + "/v1/chat/completions", json=body)
+    assert wait_for_no_claude(timeout=5) == []
+    time.sleep(0.3)
+    assert upstream.sent_deltas[0] < 100, "the upstream call went on after the disconnect"
+
+
+def test_timeout_is_a_504_over_http(upstream: FakeUpstream) -> None:
+    upstream.queue(Reply(text=" ".join(["w"] * 100), delay=0.05))
+    running = ThreadedServer(create_app(Config(timeout=1.5, max_retries=0))).start()
+    try:
+        client = openai.OpenAI(base_url=running.url + "/v1", api_key="x", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as info:
+            client.chat.completions.create(model="sonnet", messages=MESSAGES)  # type: ignore[arg-type]
+        assert info.value.status_code == 504
+        assert info.value.body["code"] == "timeout"  # type: ignore[index]
+    finally:
+        running.stop()
