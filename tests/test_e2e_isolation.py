@@ -50,13 +50,16 @@ def test_slash_commands_are_plain_text(upstream: FakeUpstream, config: Config) -
     assert upstream.calls[0]["model"] == "claude-sonnet-5-5"
 
 
-def test_nothing_is_left_on_disk(upstream: FakeUpstream, config: Config,
-                                 claude_config_dir: Path) -> None:
-    scratch = set(Path(tempfile.gettempdir()).glob("claude-openai-*"))
+def test_nothing_is_left_on_disk(upstream: FakeUpstream, config: Config, tmp_path: Path,
+                                 claude_config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     chat_completion({"messages": [{"role": "user", "content": "a"},
                                   {"role": "assistant", "content": "b"},
                                   {"role": "user", "content": "c"}]}, config=config)
-    assert set(Path(tempfile.gettempdir()).glob("claude-openai-*")) == scratch
+    assert upstream.calls, "the run did not happen"
+    assert list(scratch.iterdir()) == []
     assert list(claude_config_dir.glob("projects/**/*.jsonl")) == []
 
 
