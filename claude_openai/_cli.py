@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -48,14 +49,26 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
     raise AssertionError("unreachable")
 
 
+def configure_logging(level: str) -> logging.Logger:
+    """Send the per-request lines to stderr, formatted like uvicorn's own (CLI only)."""
+    logger = logging.getLogger("claude_openai")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger.handlers = [handler]
+    logger.setLevel(5 if level == "trace" else level.upper())  # uvicorn's TRACE is 5
+    logger.propagate = False
+    return logger
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
     import uvicorn
 
+    configure_logging(config.log_level)
     from ._app import create_app
 
     uvicorn.run(create_app(config), host=config.host, port=config.port,
                 log_level=config.log_level)
 
 
-__all__ = ["build_parser", "cast_value", "main", "parse_config"]
+__all__ = ["build_parser", "cast_value", "configure_logging", "main", "parse_config"]

@@ -63,3 +63,17 @@ def test_python_dash_m_runs_the_same_command() -> None:
     done = subprocess.run([sys.executable, "-m", "claude_openai", "--version"],
                           capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == f"claude-openai {__version__}"
+
+
+def test_serve_logs_each_request_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from claude_openai._cli import configure_logging
+
+    logger = configure_logging("info")
+    try:
+        logger.info("chatcmpl-1 model=m status=200")
+        logger.debug("hidden")
+        err = capsys.readouterr().err
+        assert "INFO:     chatcmpl-1 model=m status=200" in err and "hidden" not in err
+    finally:
+        logger.handlers, logger.propagate = [], True
+        logger.setLevel("NOTSET")
