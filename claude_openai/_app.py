@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ._completions import run_completion, run_stream
+from ._completions import new_builder, run_completion, run_stream
 from ._config import Config
 from ._exceptions import ClaudeOpenAIError, InvalidRequestError
 from ._health import cli_path, cli_version, health
@@ -76,8 +76,7 @@ def _chat_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
         started = time.monotonic()
         body = await _json_body(request)
         chat = parse_request(body)
-        builder = ResponseBuilder(model=chat.model or config.model,
-                                  include_usage=bool(body.get("stream")) and chat.include_usage)
+        builder = new_builder(chat, config, stream=bool(body.get("stream")))
         if body.get("stream"):
             return await _stream(chat, config, builder, started)
         try:
@@ -169,25 +168,20 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 
-def _api_app(config: Config) -> Starlette:
-    return Starlette(routes=api_routes(config), exception_handlers=EXCEPTION_HANDLERS)
-
-
 def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> Starlette:
     """Mount the OpenAI-compatible routes under ``path`` of an existing Starlette/FastAPI app.
 
     The mounted app carries its own error handlers (OpenAI-shaped errors) and needs no lifespan.
     Returns the mounted sub-app.
     """
-    sub_app = _api_app(config or Config())
+    sub_app = Starlette(routes=api_routes(config or Config()),
+                        exception_handlers=EXCEPTION_HANDLERS)
     app.mount(path, sub_app)
     return sub_app
 
 
 def create_app(config: Config | None = None) -> Starlette:
     """A standalone app: the routes under ``/v1`` and also at the root."""
-    config = config or Config()
-    return Starlette(
-        routes=[Mount("/v1", app=_api_app(config)), *api_routes(config)],
-        exception_handlers=EXCEPTION_HANDLERS,
-    )
+    routes = api_routes(config or Config())  # one set of routes, served at both places
+    return Starlette(routes=[Mount("/v1", routes=routes), *routes],
+                     exception_handlers=EXCEPTION_HANDLERS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from functools import partial
 from typing import Any
@@ -17,13 +17,13 @@ from ._response import ResponseBuilder
 from ._session import run_claude
 
 
-def _builder(chat: ChatRequest, config: Config, *, stream: bool) -> ResponseBuilder:
+def new_builder(chat: ChatRequest, config: Config, *, stream: bool) -> ResponseBuilder:
     return ResponseBuilder(model=chat.model or config.model,
                            include_usage=stream and chat.include_usage)
 
 
 async def run_completion(chat: ChatRequest, config: Config) -> ResponseBuilder:
-    builder = _builder(chat, config, stream=False)
+    builder = new_builder(chat, config, stream=False)
     async with aclosing(run_claude(chat, config)) as messages:
         async for message in messages:
             builder.feed(message)
@@ -34,7 +34,7 @@ async def run_completion(chat: ChatRequest, config: Config) -> ResponseBuilder:
 
 async def run_stream(
     chat: ChatRequest, config: Config, builder: ResponseBuilder
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     async with aclosing(run_claude(chat, config)) as messages:
         async for message in messages:
             for chunk in builder.feed(message):
@@ -66,14 +66,14 @@ async def achat_completion(
 
 async def astream_chat_completion(
     request: Mapping[str, Any], *, config: Config | None = None
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Like `achat_completion`, but yields ``chat.completion.chunk`` dicts as tokens arrive.
 
     Close it early (``contextlib.aclosing``) and the Claude run is interrupted at once.
     """
     config = config or Config()
     chat = parse_request(dict(request))
-    async with aclosing(run_stream(chat, config, _builder(chat, config, stream=True))) as chunks:
+    async with aclosing(run_stream(chat, config, new_builder(chat, config, stream=True))) as chunks:
         async for chunk in chunks:
             yield chunk
 

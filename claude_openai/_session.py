@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 import anyio
@@ -41,7 +41,7 @@ logger = logging.getLogger("claude_openai")
 INTERRUPT_GRACE = 1.0  # seconds an interrupt may take before the process is killed
 
 
-async def run_claude(request: ChatRequest, config: Config) -> AsyncIterator[Message]:
+async def run_claude(request: ChatRequest, config: Config) -> AsyncGenerator[Message, None]:
     """Run one request on a fresh CLI process; yield its messages up to the `ResultMessage`.
 
     Closing the generator early (client gone, timeout, error) interrupts the upstream call

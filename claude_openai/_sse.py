@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import anyio
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ._exceptions import ClaudeOpenAIError
@@ -20,18 +21,14 @@ from ._exceptions import ClaudeOpenAIError
 logger = logging.getLogger("claude_openai")
 
 DONE = b"data: [DONE]\n\n"
-HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-store"),
-    (b"x-accel-buffering", b"no"),
-]
+HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
 
 
 def encode_event(data: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
 
-class EventStreamResponse:
+class EventStreamResponse(Response):
     """Streams ``first`` then ``rest`` as SSE; a client disconnect cancels ``rest`` at once.
 
     ``on_end(status, error)`` is called once with 200 (or the in-band error's status), or
@@ -41,20 +38,23 @@ class EventStreamResponse:
     def __init__(
         self,
         first: dict[str, Any],
-        rest: AsyncIterator[dict[str, Any]],
+        rest: AsyncGenerator[dict[str, Any], None],
         on_end: Callable[[int], None] | None = None,
-        headers: dict[str, str] | None = None,
     ) -> None:
+        # Like StreamingResponse: no body, so init_headers() sets no content-length.
+        self.status_code = 200
+        self.media_type = "text/event-stream"
+        self.background = None
+        self.init_headers(HEADERS)
         self.first = first
         self.rest = rest
         self.on_end = on_end or (lambda status: None)
-        self.headers = HEADERS + [(k.lower().encode(), v.encode()) for k, v in
-                                  (headers or {}).items()]
         self.status = 499
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": self.raw_headers})
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_disconnect, receive, group.cancel_scope)
                 await self._send_all(send)
@@ -63,7 +63,7 @@ class EventStreamResponse:
             pass
         finally:
             with anyio.CancelScope(shield=True):
-                await self.rest.aclose()  # type: ignore[attr-defined]
+                await self.rest.aclose()
             self.on_end(self.status)
 
     async def _send_all(self, send: Send) -> None:

@@ -110,6 +110,8 @@ def test_stream_over_http(client: TestClient, upstream: FakeUpstream) -> None:
     response = client.post("/chat/completions", json={**CHAT, "stream": True})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-store"
+    assert "content-length" not in response.headers
     events = sse_events(response.text)
     assert events[-1] == "[DONE]"
     chunks = [ChatCompletionChunk.model_validate_json(e) for e in events[:-1]]
