@@ -3,8 +3,8 @@
 Both run the real bundled CLI against the tests' fake Anthropic API on 127.0.0.1, streaming 200
 deltas 50 ms apart; each consumer stops after the first text and closes its iterator.
 Measured: the time from that stop until the CLI process is gone, and how many deltas the upstream
-still sent after it.  Medians over N runs; the ratio is taken inside this one run.  The baseline's CLI
-outlives its event loop, so asyncio prints "Event loop is closed" noise for it on stderr.
+still sent after it.  Medians over N runs; the ratio is taken inside this one run.  The
+baseline's CLI outlives its event loop, so asyncio prints "Event loop is closed" noise on stderr.
 
     python benchmarks/cancel.py [N]
 """
