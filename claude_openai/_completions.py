@@ -19,7 +19,7 @@ from ._session import run_claude
 
 def new_builder(chat: ChatRequest, config: Config, *, stream: bool) -> ResponseBuilder:
     return ResponseBuilder(model=chat.model or config.model,
-                           include_usage=stream and chat.include_usage)
+                           include_usage=stream and chat.include_usage, tools=chat.tools)
 
 
 async def run_completion(chat: ChatRequest, config: Config) -> ResponseBuilder:

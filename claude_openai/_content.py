@@ -42,13 +42,13 @@ def _part_type(part: Any, param: str) -> str:
     return str(part["type"])
 
 
-def system_text(content: Any, where: str) -> str:
-    """System and developer content: text only, joined."""
+def text_of(content: Any, where: str) -> str:
+    """Text-only content (system, developer and tool messages), joined."""
     texts = []
     for j, part in enumerate(_parts(content, where)):
         param = f"{where}.content[{j}]"
         if _part_type(part, param) not in TEXT_PARTS:
-            raise _fail(f"'{param}.type' must be 'text' in a system message.", f"{param}.type")
+            raise _fail(f"'{param}.type' must be 'text' in this message.", f"{param}.type")
         texts.append(_text(part, param))
     return "\n".join(texts)
 

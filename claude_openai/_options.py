@@ -12,19 +12,30 @@ What each setting keeps out (notes §3.1, §3.2, §3.14, §7):
 - ``CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK``: a failed stream fails instead of silently
   re-running without deltas;
 - ``max_budget_usd``: one upstream call per request (see ``ONE_CALL_BUDGET``).
+
+Client functions (notes §4): an in-process MCP server lists them under their own names
+(``CLAUDE_AGENT_SDK_MCP_NO_PREFIX``, full descriptions, schemas passed through untouched), and a
+PreToolUse hook defers every call, so the CLI ends the turn with the calls and runs nothing.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
-from claude_agent_sdk import ClaudeAgentOptions
+from claude_agent_sdk import ClaudeAgentOptions, HookMatcher
+from claude_agent_sdk._internal._mcp_compat import build_tool_server
+from mcp.types import CallToolResult, Tool
 
 from . import __version__
 from ._config import Config
 from ._request import ChatRequest
+from ._tools import ToolConfig
+
+logger = logging.getLogger("claude_openai")
+TOOL_SERVER = "client"
 
 # The CLI checks its budget after every upstream call, so a budget below any real call's cost
 # stops it after exactly one: no max_tokens auto-continuation (notes §3.5; interrupting at
@@ -43,11 +54,19 @@ def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str
     }
     if request.max_tokens is not None:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)
+    if request.tools.tools:
+        env["CLAUDE_AGENT_SDK_MCP_NO_PREFIX"] = "1"
+        env["CLAUDE_CODE_MAX_MCP_DESCRIPTION_LENGTH"] = "10000000"
+    if request.prompt is None:  # hand back tool results and let Claude continue (notes §4.3)
+        env["CLAUDE_CODE_RESUME_INTERRUPTED_TURN"] = "1"
     extra: dict[str, Any] = dict(request.sampling)
     if request.stop:
         extra["stop_sequences"] = request.stop
-    if request.sampling:
-        # The API refuses sampling parameters while extended thinking is on (notes §3.6).
+    if request.tools.choice:
+        extra["tool_choice"] = request.tools.choice
+    if request.sampling or request.tools.forced:
+        # The API refuses sampling parameters and forced tool use while extended thinking
+        # is on (notes §3.6).
         env["CLAUDE_CODE_DISABLE_THINKING"] = "1"
     if extra:
         env["CLAUDE_CODE_EXTRA_BODY"] = json.dumps(extra)
@@ -75,7 +94,45 @@ def agent_options(
         max_budget_usd=ONE_CALL_BUDGET,
         stderr=stderr,
         client_app=f"claude-openai/{__version__}",
+        **_tool_options(request.tools),
     )
+
+
+def _tool_options(tools: ToolConfig) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if tools.schema is not None:
+        options["output_format"] = {"type": "json_schema", "schema": tools.schema}
+    if tools.tools:
+        server = build_tool_server(TOOL_SERVER, __version__, _wire_tools(tools), _never_run)
+        options["mcp_servers"] = {TOOL_SERVER: {"type": "sdk", "name": TOOL_SERVER,
+                                                "instance": server}}
+        options["hooks"] = {"PreToolUse": [HookMatcher(hooks=[_defer_hook(tools)])]}
+    return options
+
+
+def _wire_tools(tools: ToolConfig) -> list[Tool]:
+    # Built here rather than with the SDK's tool(): that rewrites schemas without "properties".
+    return [Tool.model_validate({"name": t.api_name, "description": t.description,
+                                 "inputSchema": t.parameters}) for t in tools.tools]
+
+
+def _defer_hook(tools: ToolConfig) -> Any:
+    names = {t.api_name for t in tools.tools}
+
+    async def defer(data: Any, tool_use_id: str | None, context: Any) -> Any:
+        if data.get("tool_name") not in names:
+            return {}  # the CLI's own StructuredOutput tool goes on as usual
+        return {"hookSpecificOutput": {"hookEventName": "PreToolUse",
+                                       "permissionDecision": "defer"}}
+
+    return defer
+
+
+async def _never_run(name: str, arguments: dict[str, Any]) -> CallToolResult:
+    # Calls are deferred to the client; reaching this would mean a client function ran here.
+    logger.error("client function %r was called on the server; refused", name)
+    return CallToolResult.model_validate(
+        {"content": [{"type": "text", "text": "not available"}], "isError": True})
 
 
 def new_session_id() -> str:

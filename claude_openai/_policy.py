@@ -26,7 +26,8 @@ _SAMPLING_NOTE = "sent upstream; Claude's extended thinking is turned off for th
 
 FIELDS: tuple[FieldPolicy, ...] = (
     FieldPolicy("messages", "supported",
-                "roles `system`, `developer`, `user`, `assistant`; text and image parts"),
+                "roles `system`, `developer`, `user`, `assistant`, `tool`, `function`; text "
+                "and image parts"),
     FieldPolicy("model", "supported", "aliases, full ids and `claude-*` names; see Models"),
     FieldPolicy("stream", "supported", "SSE, one chunk per upstream text delta"),
     FieldPolicy("stream_options", "supported", "`include_usage` adds the final usage chunk"),
@@ -48,16 +49,18 @@ FIELDS: tuple[FieldPolicy, ...] = (
     FieldPolicy("store", "ignored", "nothing is stored"),
     FieldPolicy("service_tier", "ignored", "the answer reports `default`"),
     FieldPolicy("verbosity", "ignored", "no equivalent"),
-    FieldPolicy("parallel_tool_calls", "ignored", "tool calling is not available yet"),
+    FieldPolicy("tools", "supported",
+                "functions offered to Claude under their own names; calls come back as "
+                "`tool_calls`, nothing runs on the server"),
+    FieldPolicy("tool_choice", "supported",
+                "`none`, `auto`, `required`, or a named function; forcing a call turns "
+                "extended thinking off for that request"),
+    FieldPolicy("parallel_tool_calls", "supported", "`false` allows one call per answer"),
+    FieldPolicy("response_format", "supported",
+                "`text`, `json_object`, `json_schema` (strict or not); `content` is the JSON"),
+    FieldPolicy("functions", "supported", "legacy: mapped to tools; answers use `function_call`"),
+    FieldPolicy("function_call", "supported", "legacy: mapped to `tool_choice`"),
     FieldPolicy("n", "rejected", "only `1`", neutral=(1,)),
-    FieldPolicy("tools", "rejected", "tool calling is not available yet", neutral=((),)),
-    FieldPolicy("tool_choice", "rejected", "tool calling is not available yet",
-                neutral=("none", "auto")),
-    FieldPolicy("functions", "rejected", "tool calling is not available yet", neutral=((),)),
-    FieldPolicy("function_call", "rejected", "tool calling is not available yet",
-                neutral=("none", "auto")),
-    FieldPolicy("response_format", "rejected", "only `{\"type\": \"text\"}` for now",
-                neutral=({"type": "text"},)),
     FieldPolicy("logprobs", "rejected", "Claude does not return log probabilities",
                 neutral=(False,)),
     FieldPolicy("top_logprobs", "rejected", "Claude does not return log probabilities",

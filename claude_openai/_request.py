@@ -6,20 +6,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._content import Block, assistant_blocks, system_text, user_blocks
+from ._content import Block
 from ._exceptions import InvalidRequestError
+from ._messages import Turn, parse_messages
 from ._models import resolve_model
 from ._policy import BY_NAME, is_neutral
+from ._tools import ToolConfig, parse_tool_config
 
-ROLES = ("system", "developer", "user", "assistant")
 EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high",
            "xhigh": "xhigh"}
-
-
-@dataclass(frozen=True)
-class Turn:
-    role: str  # "user" | "assistant"
-    blocks: list[Block]
 
 
 @dataclass(frozen=True)
@@ -29,12 +24,13 @@ class ChatRequest:
     model: str | None  # the CLI --model value; None: the configured default
     system: str | None
     history: list[Turn]  # alternating turns before the prompt
-    prompt: list[Block]  # the final user turn
+    prompt: list[Block] | None  # the final user turn; None: continue after tool results
     max_tokens: int | None = None
     stop: list[str] = field(default_factory=list)
     sampling: dict[str, float] = field(default_factory=dict)  # temperature / top_p
     effort: str | None = None
     include_usage: bool = False
+    tools: ToolConfig = field(default_factory=ToolConfig)
 
 
 def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
@@ -46,19 +42,22 @@ def parse_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.", code="invalid_type")
     _check_policy(body)
-    system, turns = _parse_messages(body.get("messages"))
+    conversation = parse_messages(body.get("messages"))
+    turns = conversation.turns
+    continues = conversation.continues_tool_turn
     model = body.get("model")
     return ChatRequest(
         model=None if model is None else resolve_model(model),
-        system=system,
-        history=turns[:-1],
-        prompt=turns[-1].blocks,
+        system=conversation.system,
+        history=turns if continues else turns[:-1],
+        prompt=None if continues else turns[-1].blocks,
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
         sampling={k: _number(body, k, 0.0, 2.0 if k == "temperature" else 1.0)
                   for k in ("temperature", "top_p") if body.get(k) is not None},
         effort=_effort(body.get("reasoning_effort")),
         include_usage=_include_usage(body),
+        tools=parse_tool_config(body),
     )
 
 
@@ -69,48 +68,6 @@ def _check_policy(body: dict[str, Any]) -> None:
             raise _fail(f"'{name}' is not supported: {policy.note}.", name, "unsupported_parameter")
     if "stream" in body and not isinstance(body["stream"], bool | None):
         raise _fail("'stream' must be a boolean.", "stream", "invalid_type")
-
-
-def _parse_messages(messages: Any) -> tuple[str | None, list[Turn]]:
-    if not isinstance(messages, list) or not messages:
-        raise _fail("'messages' must be a non-empty array.", "messages",
-                    "invalid_type" if not isinstance(messages, list) else "empty_array")
-    system: list[str] = []
-    turns: list[Turn] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise _fail(f"'{where}' must be an object.", where, "invalid_type")
-        role = message.get("role")
-        if role in ("tool", "function"):
-            raise _fail(f"'{where}.role' is '{role}': tool results are not supported yet.",
-                        f"{where}.role", "unsupported_role")
-        if role not in ROLES:
-            raise _fail(f"'{where}.role' must be one of {', '.join(ROLES)}.", f"{where}.role")
-        if message.get("tool_calls") or message.get("function_call"):
-            raise _fail("Tool calls in the history are not supported yet.",
-                        f"{where}.tool_calls", "unsupported_parameter")
-        if role in ("system", "developer"):
-            system.append(system_text(message.get("content"), where))
-        elif role == "user":
-            _append(turns, Turn("user", user_blocks(message.get("content"), where)))
-        else:
-            _append(turns, Turn("assistant", assistant_blocks(message.get("content"), where)))
-    if not turns or turns[-1].role != "user":
-        raise _fail("The last message must have role 'user' (an answer continues a user turn).",
-                    "messages")
-    text = "\n\n".join(s for s in system if s)
-    return text or None, turns
-
-
-def _append(turns: list[Turn], turn: Turn) -> None:
-    """Add a turn, merging it into the previous one when the role repeats; drop empty ones."""
-    if not turn.blocks:
-        return
-    if turns and turns[-1].role == turn.role:
-        turns[-1] = Turn(turn.role, turns[-1].blocks + turn.blocks)
-    else:
-        turns.append(turn)
 
 
 def _max_tokens(body: dict[str, Any]) -> int | None:

@@ -13,6 +13,8 @@ from typing import Any
 from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, SystemMessage
 
 from ._exceptions import ClaudeOpenAIError, UpstreamError, upstream_error
+from ._tool_calls import ToolCallTracker
+from ._tools import ToolConfig
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -45,7 +47,8 @@ def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
 class ResponseBuilder:
     """Accumulates one run of the CLI; see the module docstring."""
 
-    def __init__(self, *, model: str | None, include_usage: bool = False) -> None:
+    def __init__(self, *, model: str | None, include_usage: bool = False,
+                 tools: ToolConfig | None = None) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model or "claude"
@@ -56,6 +59,7 @@ class ResponseBuilder:
         self.result: ResultMessage | None = None
         self.error_kind: str | None = None
         self.retry_after: float | None = None
+        self.calls = ToolCallTracker(tools or ToolConfig())
         self._role_sent = False
 
     # -- feeding -------------------------------------------------------------------------------
@@ -71,6 +75,7 @@ class ResponseBuilder:
         elif isinstance(message, ResultMessage):
             self.result = message
             self.raise_for_error()
+            self._check_structured()
             return self._final_chunks()
         return []
 
@@ -80,15 +85,26 @@ class ResponseBuilder:
             message = event.get("message") or {}
             self.model = message.get("model") or self.model
             self._add_usage(message.get("usage") or {}, _INPUT_KEYS)
+        elif kind == "content_block_start":
+            return self._chunks(self.calls.start(event.get("index", -1),
+                                                 event.get("content_block") or {}))
         elif kind == "content_block_delta":
-            delta = event.get("delta") or {}
-            if delta.get("type") == "text_delta" and delta.get("text"):
-                self.text.append(delta["text"])
-                return [self._chunk(self._delta(content=delta["text"]))]
+            return self._chunks(self._on_delta(event.get("index", -1), event.get("delta") or {}))
+        elif kind == "content_block_stop":
+            return self._chunks(self.calls.stop(event.get("index", -1)))
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
             self._add_usage(event.get("usage") or {}, ("output_tokens",))
         return []
+
+    def _on_delta(self, index: int, delta: dict[str, Any]) -> list[dict[str, Any]]:
+        if delta.get("type") == "input_json_delta":
+            return self.calls.delta(index, str(delta.get("partial_json") or ""))
+        text = delta.get("text") if delta.get("type") == "text_delta" else None
+        if not text or self.calls.structured:  # with response_format only the JSON is content
+            return []
+        self.text.append(text)
+        return [{"content": text}]
 
     def _add_usage(self, usage: dict[str, Any], keys: tuple[str, ...]) -> None:
         for key in keys:
@@ -108,12 +124,23 @@ class ResponseBuilder:
             raise UpstreamError(f"The Claude Code CLI failed: {detail}", code="cli_error")
         raise upstream_error(result.api_error_status, self.error_kind, detail, self.retry_after)
 
+    def _check_structured(self) -> None:
+        if self.calls.structured and not self.calls.calls and not self.calls.json:
+            raise UpstreamError(
+                "The model did not produce output matching response_format "
+                f"(it stopped with '{self.stop_reason}'); retry the request.",
+                code="structured_output_failed")
+
     def incomplete_error(self) -> ClaudeOpenAIError:
         return UpstreamError("The Claude Code CLI ended without a result.", code="cli_error")
 
     # -- output --------------------------------------------------------------------------------
     @property
     def finish_reason(self) -> str:
+        if self.calls.finish_reason and self.stop_reason != "max_tokens":
+            return self.calls.finish_reason
+        if self.stop_reason == "tool_use":  # the CLI's StructuredOutput call, not a client's
+            return "stop"
         return FINISH_REASONS.get(self.stop_reason or "end_turn", "stop")
 
     @property
@@ -124,6 +151,9 @@ class ResponseBuilder:
         if not counted and self.result is not None and self.result.usage:
             counted = self.result.usage
         return openai_usage(counted)
+
+    def _chunks(self, deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self._chunk(self._delta(**delta)) for delta in deltas]
 
     def _delta(self, **fields: Any) -> dict[str, Any]:
         if not self._role_sent:
@@ -152,6 +182,10 @@ class ResponseBuilder:
             chunks.append(chunk)
         return chunks
 
+    def _content(self) -> str | None:
+        content = "".join(self.calls.json if self.calls.structured else self.text)
+        return None if not content and self.calls.calls else content
+
     def completion(self) -> dict[str, Any]:
         """The whole Chat Completion; call after the ResultMessage was fed."""
         return {
@@ -161,8 +195,8 @@ class ResponseBuilder:
             "model": self.model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": "".join(self.text),
-                            "refusal": None, "annotations": []},
+                "message": {"role": "assistant", "content": self._content(),
+                            "refusal": None, "annotations": [], **self.calls.message_fields()},
                 "logprobs": None,
                 "finish_reason": self.finish_reason,
             }],

@@ -59,7 +59,8 @@ async def run_claude(request: ChatRequest, config: Config) -> AsyncGenerator[Mes
         client = ClaudeSDKClient(options)
         with _sdk_errors(stderr, config), _deadline(deadline, config):
             await client.connect()
-            await client.query(_single(prompt_message(request.prompt)))
+            if request.prompt is not None:  # else the CLI continues after the tool results
+                await client.query(_single(prompt_message(request.prompt)))
         replies = client.receive_response()
         while not finished:
             with _sdk_errors(stderr, config), _deadline(deadline, config):

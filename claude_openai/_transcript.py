@@ -12,7 +12,7 @@ from typing import Any
 
 from claude_agent_sdk._cli_version import __cli_version__
 
-from ._request import Turn
+from ._messages import Turn
 
 
 def transcript_entries(
@@ -49,7 +49,8 @@ def _message(turn: Turn, model: str | None) -> dict[str, Any]:
         "role": "assistant",
         "model": model or "claude",
         "content": turn.blocks,
-        "stop_reason": "end_turn",
+        "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in turn.blocks)
+        else "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": 0, "output_tokens": 0},
     }

@@ -9,6 +9,7 @@ does, so a test can check what the client got against what reached the model.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class Reply:
     delay: float = 0.0  # seconds between stream events
     model: str | None = None  # None: the model the request named
     fail_after: int | None = None  # send this many deltas, then an SSE error event
+    # tool_use blocks after the text: {"name": ..., "input": {...}, "id": optional}
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Recorded:
     headers: dict[str, str]
     body: Any
 
+
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # what the real API accepts
 
 DEFAULT_USAGE = {
     "input_tokens": 11,
@@ -77,7 +82,8 @@ def _plan(reply: Reply, body: dict[str, Any]) -> tuple[list[str], str, str | Non
     else:
         text = reply.text if reply.text is not None else "ECHO: " + last_user_text(body)
         words = text.split(" ")
-        deltas = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        deltas = [w if i == 0 else " " + w for i, w in enumerate(words) if w or i]
+        deltas = [d for d in deltas if d]
     stop_seq = None
     joined = "".join(deltas)
     for seq in body.get("stop_sequences") or []:
@@ -183,13 +189,21 @@ class FakeUpstream:
                 status_code=reply.status,
                 headers={"x-should-retry": "false", **reply.headers},
             )
+        bad = [t.get("name") for t in body.get("tools") or []
+               if not TOOL_NAME.match(str(t.get("name")))]
+        if bad:
+            return JSONResponse({"type": "error", "error": {
+                "type": "invalid_request_error", "message": f"bad tool names {bad}"}},
+                status_code=400, headers={"x-should-retry": "false"})
         deltas, stop, stop_seq = _plan(reply, body)
+        if reply.tools and stop != "max_tokens":
+            stop, stop_seq = reply.stop_reason or "tool_use", None
         model = reply.model or body.get("model", "claude-fake")
         usage = {**DEFAULT_USAGE, **reply.usage}
         output_tokens = reply.usage.get("output_tokens", len(deltas))
         if not body.get("stream"):
             return JSONResponse(self._message(model, "".join(deltas), stop, stop_seq, usage,
-                                              output_tokens))
+                                              output_tokens, reply))
         return StreamingResponse(
             self._stream(model, deltas, stop, stop_seq, usage, output_tokens, reply),
             media_type="text/event-stream",
@@ -197,10 +211,13 @@ class FakeUpstream:
 
     @staticmethod
     def _message(model: str, text: str, stop: str, stop_seq: str | None,
-                 usage: dict[str, int], output_tokens: int) -> dict[str, Any]:
+                 usage: dict[str, int], output_tokens: int, reply: Reply) -> dict[str, Any]:
+        content = [{"type": "text", "text": text}] if text else []
+        content += [{"type": "tool_use", "id": _tool_id(t, i), "name": t["name"],
+                     "input": t["input"]} for i, t in enumerate(reply.tools)]
         return {
             "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}], "stop_reason": stop,
+            "content": content, "stop_reason": stop,
             "stop_sequence": stop_seq, "usage": {**usage, "output_tokens": output_tokens},
         }
 
@@ -218,8 +235,10 @@ class FakeUpstream:
             },
         }
         yield _sse(start)
-        yield _sse({"type": "content_block_start", "index": 0,
-                    "content_block": {"type": "text", "text": ""}})
+        text_block = bool(deltas) or not reply.tools
+        if text_block:
+            yield _sse({"type": "content_block_start", "index": 0,
+                        "content_block": {"type": "text", "text": ""}})
         for i, d in enumerate(deltas):
             if reply.fail_after is not None and i == reply.fail_after:
                 yield _sse({"type": "error",
@@ -230,8 +249,32 @@ class FakeUpstream:
             yield _sse({"type": "content_block_delta", "index": 0,
                         "delta": {"type": "text_delta", "text": d}})
             self.sent_deltas[call] += 1
-        yield _sse({"type": "content_block_stop", "index": 0})
+        if text_block:
+            yield _sse({"type": "content_block_stop", "index": 0})
+        for i, tool in enumerate(reply.tools):
+            for event in _tool_events(tool, i, int(text_block) + i):
+                if reply.delay:
+                    await anyio.sleep(reply.delay)
+                yield _sse(event)
         yield _sse({"type": "message_delta",
                     "delta": {"stop_reason": stop, "stop_sequence": stop_seq},
                     "usage": {"output_tokens": output_tokens}})
         yield _sse({"type": "message_stop"})
+
+
+def _tool_id(tool: dict[str, Any], i: int) -> str:
+    return str(tool.get("id") or f"toolu_fake{i}")
+
+
+def _tool_events(tool: dict[str, Any], i: int, index: int) -> list[dict[str, Any]]:
+    """A tool_use block whose arguments arrive in three input_json_delta pieces."""
+    arguments = json.dumps(tool["input"])
+    cut = max(1, len(arguments) // 3)
+    pieces = [arguments[:cut], arguments[cut:2 * cut], arguments[2 * cut:]]
+    return [
+        {"type": "content_block_start", "index": index, "content_block": {
+            "type": "tool_use", "id": _tool_id(tool, i), "name": tool["name"], "input": {}}},
+        *[{"type": "content_block_delta", "index": index,
+           "delta": {"type": "input_json_delta", "partial_json": p}} for p in pieces if p],
+        {"type": "content_block_stop", "index": index},
+    ]

@@ -80,7 +80,8 @@ def test_image_parts_become_image_blocks() -> None:
     ({"messages": "hi"}, "messages"),
     ({"messages": ["hi"]}, "messages[0]"),
     ({"messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
-    ({"messages": [{"role": "tool", "content": "x", "tool_call_id": "c"}]}, "messages[0].role"),
+    ({"messages": [{"role": "tool", "content": "x", "tool_call_id": "c"}]},
+     "messages[0].tool_call_id"),
     ({"messages": [user(5)]}, "messages[0].content"),
     ({"messages": [user("")]}, "messages[0].content"),
     ({"messages": [user([{"type": "input_audio"}])]}, "messages[0].content[0].type"),
@@ -108,9 +109,11 @@ def test_image_parts_become_image_blocks() -> None:
     ({"messages": [user("x")], "reasoning_effort": "extreme"}, "reasoning_effort"),
     ({"messages": [user("x")], "n": 2}, "n"),
     ({"messages": [user("x")], "logprobs": True}, "logprobs"),
-    ({"messages": [user("x")], "tools": [{"type": "function", "function": {"name": "f"}}]},
-     "tools"),
-    ({"messages": [user("x")], "response_format": {"type": "json_object"}}, "response_format"),
+    ({"messages": [user("x")], "tools": [{"type": "function"}]}, "tools[0].function"),
+    ({"messages": [user("x")], "tools": [{"type": "web_search"}]}, "tools[0].type"),
+    ({"messages": [user("x")], "response_format": {"type": "xml"}}, "response_format.type"),
+    ({"messages": [user("x")], "response_format": {"type": "json_schema"}},
+     "response_format.json_schema.schema"),
 ])
 def test_bad_requests_name_the_param(request_body: Any, param: str | None) -> None:
     error = rejects(request_body, param)
@@ -118,8 +121,7 @@ def test_bad_requests_name_the_param(request_body: Any, param: str | None) -> No
 
 
 def test_neutral_values_of_rejected_fields_are_accepted() -> None:
-    chat = parse_request(body(n=1, logprobs=False, tools=[], tool_choice="auto",
-                              response_format={"type": "text"}, modalities=["text"]))
+    chat = parse_request(body(n=1, logprobs=False, modalities=["text"], top_logprobs=0))
     assert chat.prompt == [{"type": "text", "text": "hi"}]
 
 
