@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from fake_upstream import FakeUpstream
+from fake_upstream import FakeUpstream, Reply
 from servers import ThreadedServer
 from starlette.testclient import TestClient
 
@@ -56,6 +56,7 @@ def test_every_example_is_tested() -> None:
         "03_openai_client.py",
         "04_mount_starlette.py",
         "05_mount_fastapi.py",
+        "06_tool_loop.py",
     ]
 
 
@@ -90,6 +91,26 @@ def test_03_openai_client(upstream: FakeUpstream) -> None:
     assert "answer: ECHO: Say hello in French." in out
     assert "streamed: ECHO: Count from one to five." in out
     assert len(upstream.calls) == 2
+
+
+@pytest.mark.parametrize("args", [(), ("--stream",)], ids=["plain", "stream"])
+def test_06_tool_loop(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
+    upstream.queue(Reply(text="", tools=[{"name": "get_weather", "input": {"city": "Paris"},
+                                          "id": "toolu_1"}]),
+                   Reply(text="It is 22C and sunny in Paris."))
+    server = ThreadedServer(create_app(Config(max_retries=0))).start()
+    try:
+        out = run_example("06_tool_loop.py", *args,
+                          env={**os.environ, "OPENAI_BASE_URL": server.url + "/v1"})
+    finally:
+        server.stop()
+    assert "called get_weather({'city': 'Paris'}) -> 22C and sunny in Paris" in out
+    assert out.rstrip().endswith("answer: It is 22C and sunny in Paris.")
+    results = [b for m in upstream.calls[1]["messages"] if m["role"] == "user"
+               and isinstance(m["content"], list) for b in m["content"]
+               if b.get("type") == "tool_result"]
+    assert [(b["tool_use_id"], b["content"]) for b in results] == [
+        ("toolu_1", "22C and sunny in Paris")]
 
 
 @pytest.mark.parametrize("name", ["04_mount_starlette.py", "05_mount_fastapi.py"])
