@@ -305,3 +305,40 @@ def test_agent_loop_with_the_official_client(upstream: FakeUpstream, config: Con
             ("toolu_paris", "22C in Paris")]
     finally:
         server.stop()
+
+
+def test_official_client_parse_with_a_pydantic_model(upstream: FakeUpstream,
+                                                    config: Config) -> None:
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    upstream.queue(structured({"name": "Grace", "age": 85}))
+    server = ThreadedServer(create_app(config)).start()
+    try:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
+        completion = client.chat.completions.parse(model="sonnet", messages=ASK,  # type: ignore[arg-type]
+                                                   response_format=Person)
+    finally:
+        server.stop()
+    assert completion.choices[0].message.parsed == Person(name="Grace", age=85)
+    offered = upstream.calls[0]["tools"][0]["input_schema"]
+    assert offered["properties"].keys() == {"name", "age"}
+
+
+def test_litellm_gets_tool_calls(upstream: FakeUpstream, config: Config) -> None:
+    import litellm
+
+    upstream.queue(weather_calls("Paris"))
+    server = ThreadedServer(create_app(config)).start()
+    try:
+        response = litellm.completion(model="openai/sonnet", api_base=server.url + "/v1",
+                                      api_key="x", messages=ASK, tools=TOOLS[:1])
+    finally:
+        server.stop()
+    [call] = response.choices[0].message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    assert response.choices[0].finish_reason == "tool_calls"
