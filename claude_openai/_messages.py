@@ -36,6 +36,10 @@ class Conversation:
     turns: list[Turn]
 
     @property
+    def uses_tools(self) -> bool:
+        return any(b.get("type") == "tool_use" for t in self.turns for b in t.blocks)
+
+    @property
     def continues_tool_turn(self) -> bool:
         """The last turn hands back tool results: Claude continues, with no new prompt."""
         return any(b.get("type") == "tool_result" for b in self.turns[-1].blocks)
@@ -64,7 +68,7 @@ def parse_messages(messages: Any) -> Conversation:
         elif role == "user":
             _append(turns, Turn("user", user_blocks(message.get("content"), where)))
         elif role == "assistant":
-            _append(turns, Turn("assistant", _assistant(message, where, calls)))
+            _append(turns, Turn("assistant", _assistant(message, i, calls)))
         else:
             _append(turns, Turn("user", [_result(message, where, calls)]))
     if not turns or turns[-1].role != "user":
@@ -83,7 +87,8 @@ def _append(turns: list[Turn], turn: Turn) -> None:
         turns.append(turn)
 
 
-def _assistant(message: dict[str, Any], where: str, calls: _Calls) -> list[Block]:
+def _assistant(message: dict[str, Any], i: int, calls: _Calls) -> list[Block]:
+    where = f"messages[{i}]"
     blocks = assistant_blocks(message.get("content"), where)
     tool_calls = message.get("tool_calls") or []
     if not isinstance(tool_calls, list):
@@ -98,7 +103,7 @@ def _assistant(message: dict[str, Any], where: str, calls: _Calls) -> list[Block
         calls.open[call["id"]] = str(function.get("name"))
     legacy = message.get("function_call")
     if isinstance(legacy, dict):
-        legacy_id = f"call_fn{where[9:-1]}"
+        legacy_id = f"call_fn{i}"
         blocks.append(_tool_use(legacy_id, legacy, f"{where}.function_call"))
         calls.legacy[str(legacy.get("name"))] = legacy_id
     return blocks

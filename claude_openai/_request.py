@@ -57,7 +57,7 @@ def parse_request(body: Any) -> ChatRequest:
                   for k in ("temperature", "top_p") if body.get(k) is not None},
         effort=_effort(body.get("reasoning_effort")),
         include_usage=_include_usage(body),
-        tools=parse_tool_config(body),
+        tools=parse_tool_config(body, history_uses_tools=conversation.uses_tools),
     )
 
 

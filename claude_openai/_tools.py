@@ -65,13 +65,15 @@ def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidReque
     return InvalidRequestError(message, param=param, code=code)
 
 
-def parse_tool_config(body: dict[str, Any]) -> ToolConfig:
+def parse_tool_config(body: dict[str, Any], *, history_uses_tools: bool = False) -> ToolConfig:
     legacy = bool(body.get("functions")) and not body.get("tools")
     tools = _functions(body) if legacy else _tools(body.get("tools"))
     choice_param = "function_call" if legacy else "tool_choice"
     choice = _choice(body.get(choice_param), tools, choice_param)
-    if choice == {"type": "none"}:
-        tools, choice = [], None  # "none": no tools are offered at all
+    if choice == {"type": "none"} and not history_uses_tools:
+        tools, choice = [], None  # "none": no tools are offered at all...
+    # ...unless earlier turns hold tool calls: the API wants tools defined for those, so they
+    # stay, and the API's own tool_choice "none" keeps Claude from calling them.
     if body.get("parallel_tool_calls") is False and tools:
         choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
     return ToolConfig(tools=tools, choice=choice, schema=_schema(body.get("response_format")),

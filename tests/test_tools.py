@@ -76,6 +76,14 @@ def test_tool_choice_none_offers_no_tools() -> None:
     assert (config.tools, config.choice) == ([], None)
 
 
+def test_tool_choice_none_after_tool_calls_keeps_the_definitions() -> None:
+    chat = parse_request({"tools": [WEATHER], "tool_choice": "none", "messages": [
+        user("a"), calling(("c1", "get_weather", "{}")),
+        {"role": "tool", "tool_call_id": "c1", "content": "r"}]})
+    assert [t.name for t in chat.tools.tools] == ["get_weather"]
+    assert chat.tools.choice == {"type": "none"} and not chat.tools.forced
+
+
 def test_legacy_functions_map_to_tools() -> None:
     config = parse_tool_config({"functions": [WEATHER["function"]],
                                 "function_call": {"name": "get_weather"}})
