@@ -22,6 +22,7 @@ from ._exceptions import (  # noqa: E402
     UpstreamAuthError,
     UpstreamError,
 )
+from ._runtime import aclose_pools, close_pools  # noqa: E402
 
 __all__ = [
     "ClaudeOpenAIError",
@@ -35,8 +36,10 @@ __all__ = [
     "UpstreamError",
     "__version__",
     "achat_completion",
+    "aclose_pools",
     "astream_chat_completion",
     "chat_completion",
+    "close_pools",
     "create_app",
     "mount",
     "stream_chat_completion",

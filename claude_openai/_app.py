@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -23,6 +24,7 @@ from ._health import cli_path, cli_version, health
 from ._models import list_models, model_object, resolve_model
 from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
+from ._runtime import aclose_pools, pool_for, pool_states
 from ._sse import EventStreamResponse
 
 logger = logging.getLogger("claude_openai")
@@ -122,6 +124,7 @@ def _health_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]
         if "version" not in cache:
             cache["version"] = await anyio.to_thread.run_sync(cli_version, cli_path(config))
         report = health(config, cache["version"], os.environ)
+        report["pools"] = pool_states()
         return JSONResponse(report, status_code=200 if report["cli"]["found"] else 503)
 
     return health_check
@@ -171,7 +174,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> Starlette:
     """Mount the OpenAI-compatible routes under ``path`` of an existing Starlette/FastAPI app.
 
-    The mounted app carries its own error handlers (OpenAI-shaped errors) and needs no lifespan.
+    The mounted app carries its own error handlers (OpenAI-shaped errors) and needs no lifespan:
+    its warm pool starts with the first request; `aclose_pools()` (or exit) ends it.
     Returns the mounted sub-app.
     """
     sub_app = Starlette(routes=api_routes(config or Config()),
@@ -182,6 +186,17 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
 
 def create_app(config: Config | None = None) -> Starlette:
     """A standalone app: the routes under ``/v1`` and also at the root."""
-    routes = api_routes(config or Config())  # one set of routes, served at both places
+    config = config or Config()
+    routes = api_routes(config)  # one set of routes, served at both places
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if config.pool_size:
+            await pool_for(config).start()  # warm processes ready before the first request
+        try:
+            yield
+        finally:
+            await aclose_pools()  # every Claude process ends with the server
+
     return Starlette(routes=[Mount("/v1", routes=routes), *routes],
-                     exception_handlers=EXCEPTION_HANDLERS)
+                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

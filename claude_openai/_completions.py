@@ -8,13 +8,16 @@ from contextlib import aclosing
 from functools import partial
 from typing import Any
 
-import anyio
-import anyio.from_thread
-
 from ._config import Config
 from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
-from ._session import run_claude
+from ._runtime import pool_for, portal
+from ._session import run_cold
+
+
+def run_claude(chat: ChatRequest, config: Config) -> AsyncGenerator[Any, None]:
+    """A warm process when the pool is on (the default), else a process of its own."""
+    return pool_for(config).run(chat) if config.pool_size > 0 else run_cold(chat, config)
 
 
 def new_builder(chat: ChatRequest, config: Config, *, stream: bool) -> ResponseBuilder:
@@ -91,7 +94,7 @@ def _refuse_inside_event_loop(name: str) -> None:
 def chat_completion(request: Mapping[str, Any], *, config: Config | None = None) -> dict[str, Any]:
     """Sync twin of `achat_completion`, for plain scripts."""
     _refuse_inside_event_loop("chat_completion")
-    result: dict[str, Any] = anyio.run(partial(achat_completion, request, config=config))
+    result: dict[str, Any] = portal().call(partial(achat_completion, request, config=config))
     return result
 
 
@@ -106,14 +109,14 @@ def stream_chat_completion(
 def _iterate_in_portal(
     request: Mapping[str, Any], config: Config | None
 ) -> Iterator[dict[str, Any]]:
-    with anyio.from_thread.start_blocking_portal() as portal:
-        chunks = astream_chat_completion(request, config=config)
-        try:
-            while True:
-                try:
-                    chunk = portal.call(chunks.__anext__)
-                except StopAsyncIteration:
-                    return
-                yield chunk
-        finally:
-            portal.call(chunks.aclose)
+    loop = portal()  # the sync functions' one background event loop (see _runtime)
+    chunks = astream_chat_completion(request, config=config)
+    try:
+        while True:
+            try:
+                chunk = loop.call(chunks.__anext__)
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        loop.call(chunks.aclose)

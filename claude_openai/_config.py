@@ -35,6 +35,12 @@ class Config:
     timeout: float = _opt(600.0, "seconds a request may take before it is ended with a 504")
     max_retries: int = _opt(2, "retries the CLI makes on a failed upstream call")
     log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
+    pool_size: int = _opt(4, "most warm Claude processes kept (0 turns the pool off)")
+    pool_spares: int = _opt(1, "idle warm processes kept ready for the next request")
+    pool_idle_timeout: float = _opt(300.0, "seconds an idle warm process is kept")
+    pool_max_requests: int = _opt(
+        1, "requests a warm process serves before it is replaced (above 1 it is reused "
+           "after /clear)")
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -43,6 +49,10 @@ class Config:
             raise ValueError("max_retries must be 0 or more")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if min(self.pool_size, self.pool_spares, self.pool_max_requests - 1) < 0:
+            raise ValueError("pool_size and pool_spares must be 0 or more, pool_max_requests 1+")
+        if self.pool_idle_timeout <= 0:
+            raise ValueError("pool_idle_timeout must be greater than 0")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
 

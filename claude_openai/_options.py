@@ -20,6 +20,7 @@ PreToolUse hook defers every call, so the CLI ends the turn with the calls and r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -31,7 +32,7 @@ from mcp.types import CallToolResult, Tool
 
 from . import __version__
 from ._config import Config
-from ._request import ChatRequest
+from ._request import ChatRequest, plain_request
 from ._tools import ToolConfig
 
 logger = logging.getLogger("claude_openai")
@@ -43,6 +44,31 @@ TOOL_SERVER = "client"
 ONE_CALL_BUDGET = 1e-9
 
 
+TOOL_ENV = {"CLAUDE_AGENT_SDK_MCP_NO_PREFIX": "1",
+            "CLAUDE_CODE_MAX_MCP_DESCRIPTION_LENGTH": "10000000"}
+
+
+def request_env(request: ChatRequest) -> dict[str, str]:
+    """The per-request knobs, each key always present ("" = the CLI's default).
+
+    A spawned process gets the set ones in its environment; a warm process gets all of them
+    through ``apply_flag_settings`` (notes §5.2), so nothing carries over from the last request.
+    """
+    extra: dict[str, Any] = dict(request.sampling)
+    if request.stop:
+        extra["stop_sequences"] = request.stop
+    if request.tools.choice:
+        extra["tool_choice"] = request.tools.choice
+    # The API refuses sampling parameters and forced tool use while extended thinking is on
+    # (notes §3.6).
+    no_thinking = bool(request.sampling) or request.tools.forced
+    return {
+        "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(request.max_tokens or ""),
+        "CLAUDE_CODE_EXTRA_BODY": json.dumps(extra) if extra else "",
+        "CLAUDE_CODE_DISABLE_THINKING": "1" if no_thinking else "",
+    }
+
+
 def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str]:
     env = {
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
@@ -52,24 +78,11 @@ def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str
         "ENABLE_TOOL_SEARCH": "false",
         "CLAUDE_CODE_TMPDIR": workdir,
     }
-    if request.max_tokens is not None:
-        env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(request.max_tokens)
+    env.update({k: v for k, v in request_env(request).items() if v})
     if request.tools.tools:
-        env["CLAUDE_AGENT_SDK_MCP_NO_PREFIX"] = "1"
-        env["CLAUDE_CODE_MAX_MCP_DESCRIPTION_LENGTH"] = "10000000"
+        env.update(TOOL_ENV)
     if request.prompt is None:  # hand back tool results and let Claude continue (notes §4.3)
         env["CLAUDE_CODE_RESUME_INTERRUPTED_TURN"] = "1"
-    extra: dict[str, Any] = dict(request.sampling)
-    if request.stop:
-        extra["stop_sequences"] = request.stop
-    if request.tools.choice:
-        extra["tool_choice"] = request.tools.choice
-    if request.sampling or request.tools.forced:
-        # The API refuses sampling parameters and forced tool use while extended thinking
-        # is on (notes §3.6).
-        env["CLAUDE_CODE_DISABLE_THINKING"] = "1"
-    if extra:
-        env["CLAUDE_CODE_EXTRA_BODY"] = json.dumps(extra)
     return env
 
 
@@ -103,22 +116,28 @@ def _tool_options(tools: ToolConfig) -> dict[str, Any]:
     if tools.schema is not None:
         options["output_format"] = {"type": "json_schema", "schema": tools.schema}
     if tools.tools:
-        server = build_tool_server(TOOL_SERVER, __version__, _wire_tools(tools), _never_run)
-        options["mcp_servers"] = {TOOL_SERVER: {"type": "sdk", "name": TOOL_SERVER,
-                                                "instance": server}}
-        options["hooks"] = {"PreToolUse": [HookMatcher(hooks=[_defer_hook(tools)])]}
+        options.update(tool_server_options(wire_tools(tools), {t.api_name for t in tools.tools}))
     return options
 
 
-def _wire_tools(tools: ToolConfig) -> list[Tool]:
+def tool_server_options(tools: list[Tool], names: set[str]) -> dict[str, Any]:
+    """The client-tools MCP server and the hook that defers their calls.
+
+    A warm process keeps both for its life: the pool changes ``tools`` and ``names`` in place.
+    """
+    server = build_tool_server(TOOL_SERVER, __version__, tools, _never_run)
+    return {"mcp_servers": {TOOL_SERVER: {"type": "sdk", "name": TOOL_SERVER,
+                                          "instance": server}},
+            "hooks": {"PreToolUse": [HookMatcher(hooks=[_defer_hook(names)])]}}
+
+
+def wire_tools(tools: ToolConfig) -> list[Tool]:
     # Built here rather than with the SDK's tool(): that rewrites schemas without "properties".
     return [Tool.model_validate({"name": t.api_name, "description": t.description,
                                  "inputSchema": t.parameters}) for t in tools.tools]
 
 
-def _defer_hook(tools: ToolConfig) -> Any:
-    names = {t.api_name for t in tools.tools}
-
+def _defer_hook(names: set[str]) -> Any:
     async def defer(data: Any, tool_use_id: str | None, context: Any) -> Any:
         if data.get("tool_name") not in names:
             return {}  # the CLI's own StructuredOutput tool goes on as usual
@@ -140,6 +159,19 @@ def new_session_id() -> str:
 
 
 def prompt_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    """The final user turn as a streaming-input message (keeps image blocks as images)."""
+    """The final user turn as a streaming-input message (keeps image blocks as images).
+
+    ``client_composed`` delivers it verbatim (no ``@path``, no slash commands) also on a warm
+    process, which runs with ``verbatim_prompts`` off so that the pool can send ``/clear``.
+    """
     return {"type": "user", "message": {"role": "user", "content": blocks},
-            "parent_tool_use_id": None}
+            "parent_tool_use_id": None, "client_composed": True}
+
+
+def process_options(system: str | None, config: Config, workdir: str, tools: list[Tool],
+                    names: set[str], *, stderr: Any = None) -> ClaudeAgentOptions:
+    """Spawn options of a warm process: what a live process cannot change (the system prompt),
+    the isolation, and the client-tools server; per-request knobs are applied later."""
+    options = agent_options(plain_request(system), config, workdir, stderr=stderr)
+    return dataclasses.replace(options, verbatim_prompts=False, env={**options.env, **TOOL_ENV},
+                               **tool_server_options(tools, names))

@@ -33,6 +33,11 @@ class ChatRequest:
     tools: ToolConfig = field(default_factory=ToolConfig)
 
 
+def plain_request(system: str | None) -> ChatRequest:
+    """A request with nothing but a system prompt: what a warm process is spawned with."""
+    return ChatRequest(model=None, system=system, history=[], prompt=[])
+
+
 def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
     return InvalidRequestError(message, param=param, code=code)
 

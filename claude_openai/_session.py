@@ -1,7 +1,8 @@
-"""The one module that runs the Claude Code CLI: a `ClaudeSDKClient` per request.
+"""The one module that talks to a Claude Code CLI process: start it, drive a reply, end it.
 
-A client (not a bare ``query()``) because only ``interrupt()`` ends the upstream call at once:
-closing a ``query()`` leaves the CLI streaming, and billing, for about 5 s (notes §3.13).
+Every request runs on a `ClaudeSDKClient` (warm from the pool, or spawned for it), never a bare
+``query()``: only ``interrupt()`` ends the upstream call at once, where closing a ``query()``
+leaves the CLI streaming, and billing, for about 5 s (notes §3.13).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any
 
 import anyio
@@ -41,40 +43,64 @@ logger = logging.getLogger("claude_openai")
 INTERRUPT_GRACE = 1.0  # seconds an interrupt may take before the process is killed
 
 
-async def run_claude(request: ChatRequest, config: Config) -> AsyncGenerator[Message, None]:
-    """Run one request on a fresh CLI process; yield its messages up to the `ResultMessage`.
+@dataclasses.dataclass
+class Turn:
+    """One request's run on one process: its deadline and the CLI's recent stderr."""
 
-    Closing the generator early (client gone, timeout, error) interrupts the upstream call
-    and ends the process.  A reply cut at ``max_tokens`` is interrupted before the CLI can
-    auto-continue it (notes §3.5), so it costs exactly one upstream call.
+    config: Config
+    stderr: deque[str]
+    deadline: float = dataclasses.field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.deadline = anyio.current_time() + self.config.timeout
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """The SDK's errors translated, and the request's deadline enforced."""
+        with sdk_errors(self.stderr, self.config), _deadline(self.deadline, self.config):
+            yield
+
+
+async def drive(client: ClaudeSDKClient, turn: Turn) -> AsyncGenerator[Message, None]:
+    """Yield the reply's messages up to the `ResultMessage`.
+
+    A reply cut at ``max_tokens`` is interrupted before the CLI can auto-continue it (notes §3.5);
+    the budget guard (``_options.ONE_CALL_BUDGET``) is what makes that certain.
     """
-    deadline = anyio.current_time() + config.timeout
-    stderr: deque[str] = deque(maxlen=20)
+    replies = client.receive_response()
+    while True:
+        with turn.guard():
+            message = await anext(replies, None)
+            if message is None:
+                return
+            if _cut_at_max_tokens(message):
+                await client.interrupt()
+        yield message
+        if isinstance(message, ResultMessage):
+            return
+
+
+async def run_cold(request: ChatRequest, config: Config) -> AsyncGenerator[Message, None]:
+    """Run one request on a CLI process of its own, then end the process."""
+    turn = Turn(config, deque(maxlen=20))
     workdir = tempfile.mkdtemp(prefix="claude-openai-")
     client: ClaudeSDKClient | None = None
     finished = False
     try:
-        options = agent_options(request, config, workdir, stderr=_stderr_sink(stderr))
-        options = await _with_history(options, request, workdir)
-        client = ClaudeSDKClient(options)
-        with _sdk_errors(stderr, config), _deadline(deadline, config):
+        options = agent_options(request, config, workdir, stderr=stderr_sink(turn.stderr))
+        client = ClaudeSDKClient(await _with_history(options, request, workdir))
+        with turn.guard():
             await client.connect()
             if request.prompt is not None:  # else the CLI continues after the tool results
-                await client.query(_single(prompt_message(request.prompt)))
-        replies = client.receive_response()
-        while not finished:
-            with _sdk_errors(stderr, config), _deadline(deadline, config):
-                message = await anext(replies, None)
-                if message is None:
-                    return
-                if _cut_at_max_tokens(message):
-                    await client.interrupt()
-            finished = isinstance(message, ResultMessage)
-            yield message
+                await client.query(single(prompt_message(request.prompt)))
+        async with aclosing(drive(client, turn)) as messages:
+            async for message in messages:
+                finished = isinstance(message, ResultMessage)
+                yield message
     finally:
         with anyio.CancelScope(shield=True):
             if client is not None:
-                await _close(client, abort=not finished)
+                await close(client, abort=not finished)
             shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -93,7 +119,7 @@ async def _with_history(
     return dataclasses.replace(options, resume=session_id, session_store=store)
 
 
-async def _single(message: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+async def single(message: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
     yield message
 
 
@@ -105,26 +131,35 @@ def _cut_at_max_tokens(message: Message) -> bool:
     )
 
 
-async def _close(client: ClaudeSDKClient, *, abort: bool) -> None:
-    if abort:
-        interrupted = False
-        with anyio.move_on_after(INTERRUPT_GRACE), contextlib.suppress(Exception):
-            await client.interrupt()
-            interrupted = True
-        if not interrupted:
-            _kill(client)
+async def interrupt(client: ClaudeSDKClient) -> bool:
+    """Stop the reply in flight; True when the CLI acknowledged in time (it stays usable)."""
+    with anyio.move_on_after(INTERRUPT_GRACE), contextlib.suppress(Exception):
+        await client.interrupt()
+        return True
+    return False
+
+
+async def close(client: ClaudeSDKClient, *, abort: bool) -> None:
+    """End the process: interrupted first when a reply may be in flight, killed if need be."""
+    if abort and not await interrupt(client):
+        kill(client)
     with contextlib.suppress(Exception):
         await client.disconnect()
 
 
-def _kill(client: ClaudeSDKClient) -> None:
+def kill(client: ClaudeSDKClient) -> None:
     process = getattr(getattr(client, "_transport", None), "_process", None)
     if process is not None and process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
 
 
-def _stderr_sink(lines: deque[str]) -> Any:
+def alive(client: ClaudeSDKClient) -> bool:
+    process = getattr(getattr(client, "_transport", None), "_process", None)
+    return process is not None and process.returncode is None
+
+
+def stderr_sink(lines: deque[str]) -> Any:
     def sink(line: str) -> None:
         lines.append(line)
         logger.debug("claude: %s", line)
@@ -145,7 +180,7 @@ def _deadline(deadline: float, config: Config) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sdk_errors(stderr: deque[str], config: Config) -> Iterator[None]:
+def sdk_errors(stderr: deque[str], config: Config) -> Iterator[None]:
     """Translate the SDK's exceptions, in this one place."""
     try:
         yield

@@ -11,20 +11,29 @@ Run it (Claude Code must be logged in for the chat route to answer)::
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from claude_openai import Config, mount
+from claude_openai import Config, aclose_pools, mount
 
 
 async def home(request: Request) -> PlainTextResponse:
     return PlainTextResponse("my app")
 
 
-app = Starlette(routes=[Route("/", home)])
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    await aclose_pools()  # end the warm Claude processes with the app
+
+
+app = Starlette(routes=[Route("/", home)], lifespan=lifespan)
 mount(app, "/openai/v1", config=Config.from_env())
 
 if __name__ == "__main__":

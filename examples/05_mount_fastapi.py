@@ -11,13 +11,23 @@ Run it (Claude Code must be logged in for the chat route to answer)::
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
-from claude_openai import Config, mount
+from claude_openai import Config, aclose_pools, mount
 
-app = FastAPI()
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await aclose_pools()  # end the warm Claude processes with the app
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.get("/", response_class=PlainTextResponse)

@@ -56,4 +56,5 @@ def upstream(upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def config() -> Config:
-    return Config(timeout=60, max_retries=0)
+    """Cold runs (a process per request): the feature tests see one CLI run per request."""
+    return Config(timeout=60, max_retries=0, pool_size=0)

@@ -146,8 +146,8 @@ def test_rate_limit_sends_retry_after_when_known(upstream: FakeUpstream) -> None
     # The CLI retries once, honouring the upstream's retry-after; that delay is what we know.
     retry = {"x-should-retry": "true", "retry-after": "1"}
     upstream.queue(Reply(status=429, headers=retry), Reply(status=429, headers=retry))
-    client = TestClient(create_app(Config(max_retries=1, timeout=60)))
-    response = client.post("/v1/chat/completions", json=CHAT)
+    with TestClient(create_app(Config(max_retries=1, timeout=60, pool_size=0))) as client:
+        response = client.post("/v1/chat/completions", json=CHAT)
     assert_openai_error(response, 429)
     assert response.headers["retry-after"] == "1"
     assert len(upstream.calls) == 2

@@ -183,7 +183,8 @@ def test_failure_mid_stream_raises_after_the_deltas(upstream: FakeUpstream,
 def test_timeout_ends_the_run_with_504(upstream: FakeUpstream) -> None:
     upstream.queue(Reply(text=" ".join(["w"] * 50), delay=0.1))
     with pytest.raises(GatewayTimeoutError) as info:
-        chat_completion({"messages": [user("x")]}, config=Config(timeout=1.5, max_retries=0))
+        chat_completion({"messages": [user("x")]},
+                        config=Config(timeout=1.5, max_retries=0, pool_size=0))
     assert info.value.status_code == 504
     assert upstream.sent_deltas[0] < 50, "the upstream call was not ended"
 
@@ -207,7 +208,8 @@ def test_closing_a_stream_early_ends_the_cli_at_once(upstream: FakeUpstream,
 def test_cli_not_found_is_503(upstream: FakeUpstream) -> None:
     with pytest.raises(ServiceUnavailableError) as info:
         chat_completion({"messages": [user("x")]},
-                        config=Config(cli_path="/nonexistent/claude", max_retries=0))
+                        config=Config(cli_path="/nonexistent/claude", max_retries=0,
+                                      pool_size=0))
     assert info.value.status_code == 503
     assert "--cli-path" in info.value.message
     assert upstream.calls == []

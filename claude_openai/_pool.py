@@ -1,0 +1,308 @@
+"""Warm Claude processes: connected CLIs that answer in milliseconds instead of a 300 ms spawn.
+
+A warm process is keyed by what a live process cannot change, its system prompt (notes §5.2).
+Everything else is applied per request: model, output limit, sampling, effort and the tool set.
+Every request starts on a fresh session (``/clear``, done in the background after the previous
+request), so nothing of one request reaches another, and the one-call budget guard holds.
+Requests a warm process cannot serve (earlier turns to resume, tool results, ``response_format``)
+run on a process of their own, as do requests that find every warm process busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from claude_agent_sdk import ClaudeSDKClient, Message, ResultMessage
+from mcp.types import Tool
+
+from ._config import Config
+from ._exceptions import ClaudeOpenAIError
+from ._options import TOOL_SERVER, process_options, prompt_message, request_env, wire_tools
+from ._request import ChatRequest
+from ._session import Turn, alive, close, drive, interrupt, run_cold, single, stderr_sink
+
+logger = logging.getLogger("claude_openai")
+CLI_FAILURES = ("cli_unavailable", "cli_error")
+
+
+def warm_eligible(request: ChatRequest) -> bool:
+    return not request.history and request.prompt is not None and request.tools.schema is None
+
+
+@dataclass(eq=False)
+class WarmProcess:
+    key: str | None  # the system prompt it was spawned with
+    client: ClaudeSDKClient
+    workdir: str
+    tools: list[Tool]  # the client-tools server's list, changed in place
+    names: set[str]  # the tool names the defer hook answers for, changed in place
+    stderr: deque[str]
+    served: int = 0
+    idle_since: float = field(default_factory=time.monotonic)
+    applied: dict[str, Any] = field(default_factory=dict)
+
+    async def prepare(self, request: ChatRequest, config: Config) -> None:
+        """Apply this request's settings; only what differs from the last request is sent."""
+        knobs = {"env": request_env(request), "effortLevel": request.effort}
+        if knobs != self.applied.get("knobs", {"env": request_env(_PLAIN), "effortLevel": None}):
+            await self.client._query._send_control_request(  # type: ignore[union-attr]
+                {"subtype": "apply_flag_settings", "settings": knobs})
+        model = request.model or config.model
+        if model != self.applied.get("model", config.model):
+            await self.client.set_model(model)
+        tools = wire_tools(request.tools)
+        if tools != self.tools:
+            self.tools[:] = tools
+            self.names.clear()
+            self.names.update(t.name for t in tools)
+            await self.client.toggle_mcp_server(TOOL_SERVER, False)
+            await self.client.toggle_mcp_server(TOOL_SERVER, True)
+        self.applied = {"knobs": knobs, "model": model}
+
+    async def clear(self) -> None:
+        await self.client.query("/clear")
+        async for _ in self.client.receive_response():
+            pass
+
+
+_PLAIN = ChatRequest(model=None, system=None, history=[], prompt=[])
+
+
+class Pool:
+    """Warm processes for one `Config`, on one event loop."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.idle: list[WarmProcess] = []
+        self.busy: set[WarmProcess] = set()
+        self.starting = 0
+        self.starting_keys: Counter[str | None] = Counter()
+        self.counts: Counter[str] = Counter()
+        self._changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._last_key: str | None = None
+        self._closed = False
+        self._reaper: asyncio.Task[None] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.idle) + len(self.busy) + self.starting
+
+    # -- running a request -------------------------------------------------------------------
+    async def run(self, request: ChatRequest) -> AsyncGenerator[Message, None]:
+        """Run ``request`` on a warm process, or on a process of its own when none fits."""
+        proc = await self._acquire(request.system) if warm_eligible(request) else None
+        if proc is None:
+            self.counts["cold"] += 1
+            async with aclosing(run_cold(request, self.config)) as messages:
+                async for message in messages:
+                    yield message
+            return
+        started = finished = False
+        try:
+            turn = Turn(self.config, proc.stderr)
+            with turn.guard():
+                await proc.prepare(request, self.config)
+                await proc.client.query(single(prompt_message(request.prompt or [])))
+            async with aclosing(drive(proc.client, turn)) as messages:
+                async for message in messages:
+                    started, finished = True, isinstance(message, ResultMessage)
+                    yield message
+        except ClaudeOpenAIError as exc:
+            if started or exc.code not in CLI_FAILURES or alive(proc.client):
+                raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                healthy = finished or (alive(proc.client) and await interrupt(proc.client))
+                self._release(proc, healthy)
+        if not started:  # the process died before answering: once more, on a fresh one
+            self.counts["retried"] += 1
+            logger.warning("a warm Claude process died; retrying on a fresh one")
+            async with aclosing(run_cold(request, self.config)) as messages:
+                async for message in messages:
+                    yield message
+
+    async def _acquire(self, key: str | None) -> WarmProcess | None:
+        self._last_key = key
+        self._start_reaper()
+        while True:
+            proc = next((p for p in self.idle if p.key == key), None)
+            if proc is not None:
+                self.idle.remove(proc)
+                if alive(proc.client):
+                    self.busy.add(proc)
+                    self.counts["warm"] += 1
+                    self._refill()
+                    return proc
+                self.counts["replaced"] += 1
+                self._spawn_task(self._end(proc))
+            elif self.starting_keys[key]:  # one is on its way: sooner than starting another
+                await self._changed.wait()
+            else:
+                break
+        if self.size >= self.config.pool_size and not self._evict():
+            return None
+        self.counts["spawned_for_request"] += 1
+        proc = await self._start(key, reserve=True)
+        if proc is not None:
+            self.busy.add(proc)
+        self._refill()
+        return proc
+
+    def _evict(self) -> bool:
+        """Make room by ending the longest-idle process (of another key)."""
+        if not self.idle:
+            return False
+        oldest = min(self.idle, key=lambda p: p.idle_since)
+        self.idle.remove(oldest)
+        self._spawn_task(self._end(oldest))
+        return True
+
+    def _release(self, proc: WarmProcess, healthy: bool) -> None:
+        self.busy.discard(proc)
+        proc.served += 1
+        retire = proc.served >= self.config.pool_max_requests
+        if self._closed or not healthy or retire or not alive(proc.client):
+            self.counts["retired" if retire and healthy else "replaced"] += 1
+            self._spawn_task(self._end(proc))
+            self._refill()
+            return
+        self.starting += 1  # counted while its session is cleared, so the size stays right
+        self._spawn_task(self._reset(proc))
+
+    async def _reset(self, proc: WarmProcess) -> None:
+        try:
+            with anyio.fail_after(10):
+                await proc.clear()
+        except Exception:
+            logger.warning("could not reset a warm Claude process; replacing it", exc_info=True)
+            self.starting -= 1
+            await self._end(proc)
+            self._refill()
+            return
+        self.starting -= 1
+        proc.idle_since = time.monotonic()
+        if self._closed:
+            await self._end(proc)
+        else:
+            self.idle.append(proc)
+            self._notify()
+
+    # -- spawning and ending -----------------------------------------------------------------
+    def _refill(self) -> None:
+        """Keep ``pool_spares`` idle processes ready for the key the last request used."""
+        key = self._last_key
+        ready = sum(1 for p in self.idle if p.key == key)
+        for _ in range(max(0, min(self.config.pool_spares - ready,
+                                  self.config.pool_size - self.size))):
+            self._spawn_task(self._start(key))
+
+    async def _start(self, key: str | None, *, reserve: bool = False) -> WarmProcess | None:
+        """Start a process: handed back when ``reserve``d for a request, else made idle."""
+        spare = 0 if reserve else 1  # requests wait only for spares, not for reserved ones
+        self.starting += 1
+        self.starting_keys[key] += spare
+        proc: WarmProcess | None = None
+        try:
+            proc = await self._connect(key)
+        except Exception:
+            logger.warning("could not start a warm Claude process", exc_info=True)
+        finally:
+            self.starting -= 1
+            self.starting_keys[key] -= spare
+        if proc is not None:
+            self.counts["started"] += 1
+            if reserve:
+                return proc
+            if self._closed:
+                await self._end(proc)
+            else:
+                self.idle.append(proc)
+        self._notify()  # after the process is idle: a waiting request finds it
+        return None
+
+    def _notify(self) -> None:
+        """Wake requests waiting for a process that was starting."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _connect(self, key: str | None) -> WarmProcess:
+        workdir = tempfile.mkdtemp(prefix="claude-openai-")
+        tools: list[Tool] = []
+        names: set[str] = set()
+        stderr: deque[str] = deque(maxlen=20)
+        options = process_options(key, self.config, workdir, tools, names,
+                                  stderr=stderr_sink(stderr))
+        client = ClaudeSDKClient(options)
+        try:
+            with anyio.fail_after(60):
+                await client.connect()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await close(client, abort=True)
+                shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        return WarmProcess(key, client, workdir, tools, names, stderr)
+
+    async def _end(self, proc: WarmProcess) -> None:
+        with anyio.CancelScope(shield=True):
+            await close(proc.client, abort=False)
+            shutil.rmtree(proc.workdir, ignore_errors=True)
+
+    def _spawn_task(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Warm up ``pool_spares`` processes now (the server does this at start)."""
+        self._start_reaper()
+        self._refill()
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None and not self._closed:
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.config.pool_idle_timeout / 4, 30.0))
+            await self.reap()
+
+    async def reap(self) -> None:
+        """End processes idle for longer than ``pool_idle_timeout``."""
+        now = time.monotonic()
+        for proc in [p for p in self.idle if now - p.idle_since > self.config.pool_idle_timeout]:
+            self.idle.remove(proc)
+            self.counts["expired"] += 1
+            await self._end(proc)
+
+    async def close(self) -> None:
+        """End every process, busy ones included; wait for them to be gone."""
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        with anyio.CancelScope(shield=True):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            procs, self.idle = [*self.idle, *self.busy], []
+            self.busy.clear()
+            for proc in procs:
+                with contextlib.suppress(Exception):
+                    await close(proc.client, abort=True)
+                shutil.rmtree(proc.workdir, ignore_errors=True)
+
+    def state(self) -> dict[str, Any]:
+        return {"size": self.config.pool_size, "idle": len(self.idle), "busy": len(self.busy),
+                "starting": self.starting, "counts": dict(self.counts)}
