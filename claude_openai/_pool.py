@@ -124,14 +124,25 @@ class Pool:
                 raise
         finally:
             with anyio.CancelScope(shield=True):
-                healthy = finished or (alive(proc.client) and await interrupt(proc.client))
-                self._release(proc, healthy)
+                self._release(proc, finished or await self._abort(proc))
         if not started:  # the process died before answering: once more, on a fresh one
             self.counts["retried"] += 1
             logger.warning("a warm Claude process died; retrying on a fresh one")
             async with aclosing(run_cold(request, self.config)) as messages:
                 async for message in messages:
                     yield message
+
+    async def _abort(self, proc: WarmProcess) -> bool:
+        """End the reply in flight; True when the process is fit to serve again."""
+        if not alive(proc.client) or not await interrupt(proc.client):
+            return False
+        if proc.served + 1 >= self.config.pool_max_requests:
+            return True  # it retires anyway
+        with anyio.move_on_after(2):
+            async for _ in proc.client.receive_response():
+                pass  # the interrupted turn's own result, or the next request would read it
+            return True
+        return False
 
     async def _acquire(self, key: str | None) -> WarmProcess | None:
         self._last_key = key

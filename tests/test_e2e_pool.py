@@ -1,0 +1,253 @@
+"""End to end: the warm pool with the real CLI.  Correctness, not speed (see benchmarks/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fake_upstream import FakeUpstream, Reply
+from servers import claude_children
+from starlette.testclient import TestClient
+
+from claude_openai import (
+    Config,
+    achat_completion,
+    aclose_pools,
+    astream_chat_completion,
+    chat_completion,
+    close_pools,
+    create_app,
+)
+from claude_openai._runtime import pool_for
+
+pytestmark = pytest.mark.e2e
+
+
+def pooled(**fields: Any) -> Config:
+    return Config(**{"timeout": 60, "max_retries": 0, "pool_size": 1, "pool_spares": 1, **fields})
+
+
+async def ready(config: Config, idle: int = 1) -> None:
+    """Wait until the pool has ``idle`` warm processes (spares start in the background)."""
+    pool = pool_for(config)
+    await pool.start()
+    with anyio.fail_after(30):
+        while len(pool.idle) < idle:
+            await anyio.sleep(0.02)
+
+
+def tool(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+
+
+CONVERSATIONS = {
+    "A": {"messages": [{"role": "system", "content": "You are A."},
+                       {"role": "user", "content": "alpha apples"}],
+          "tools": [tool("a_tool")], "max_tokens": 70, "stop": ["ZZA"]},
+    "B": {"messages": [{"role": "system", "content": "You are A."},
+                       {"role": "user", "content": "beta bananas"}],
+          "temperature": 0.5, "reasoning_effort": "high"},
+}
+
+
+def assert_own(call: dict[str, Any], name: str) -> None:
+    """What reached the model for conversation ``name`` holds nothing of the other."""
+    other = "B" if name == "A" else "A"
+    sent = json.dumps(call)
+    own_text = CONVERSATIONS[name]["messages"][-1]["content"]
+    other_text = CONVERSATIONS[other]["messages"][-1]["content"]
+    assert own_text in sent and other_text not in sent
+    assert [t["name"] for t in call["tools"]] == [
+        t["function"]["name"] for t in CONVERSATIONS[name].get("tools", [])]
+    assert call["max_tokens"] == CONVERSATIONS[name].get("max_tokens", 128000)
+    assert call.get("stop_sequences") == CONVERSATIONS[name].get("stop")
+    assert call.get("temperature") == CONVERSATIONS[name].get("temperature")
+    assert ("thinking" in call) is ("temperature" not in CONVERSATIONS[name])
+    assert call["output_config"]["effort"] == ("high" if name == "B" else "medium")
+    user_turns = [m for m in call["messages"] if m["role"] == "user"]
+    assert len(user_turns) == 1, "an earlier request's turn is still in the conversation"
+
+
+@pytest.mark.parametrize("max_requests", [1, 10], ids=["fresh-process", "reused-after-clear"])
+def test_two_conversations_interleaved_over_one_process(upstream: FakeUpstream,
+                                                       max_requests: int) -> None:
+    config = pooled(pool_max_requests=max_requests)
+    order = ["A", "B", "A", "B"]
+
+    async def main() -> dict[str, int]:
+        try:
+            for name in order:
+                await ready(config)
+                completion = await achat_completion(CONVERSATIONS[name], config=config)
+                assert completion["choices"][0]["message"]["content"].endswith(
+                    CONVERSATIONS[name]["messages"][-1]["content"])
+            return dict(pool_for(config).counts)
+        finally:
+            await aclose_pools()
+
+    counts = anyio.run(main)
+    # The first request of a new system prompt starts its own process; the rest are warm.
+    assert counts["warm"] == 3 and counts["spawned_for_request"] == 1
+    assert counts.get("cold", 0) == 0
+    assert len(upstream.calls) == 4
+    for name, call in zip(order, upstream.calls, strict=True):
+        assert_own(call, name)
+    system_texts = [[b["text"] for b in c["system"]] for c in upstream.calls]
+    assert all("You are A." in texts for texts in system_texts)
+
+
+def test_different_system_prompts_get_different_processes(upstream: FakeUpstream) -> None:
+    config = pooled(pool_max_requests=10)
+
+    async def main() -> None:
+        try:
+            for system in ("First system.", "Second system.", "First system."):
+                await achat_completion({"messages": [{"role": "system", "content": system},
+                                                     {"role": "user", "content": "hi"}]},
+                                       config=config)
+        finally:
+            await aclose_pools()
+
+    anyio.run(main)
+    systems = [[b["text"] for b in c["system"]][-1] for c in upstream.calls]
+    assert systems == ["First system.", "Second system.", "First system."]
+
+
+def test_max_tokens_on_a_warm_process_is_one_call(upstream: FakeUpstream) -> None:
+    config = pooled()
+
+    async def main() -> dict[str, Any]:
+        try:
+            await ready(config)
+            return await achat_completion(
+                {"messages": [{"role": "user", "content": "one two three four five"}],
+                 "max_tokens": 2}, config=config)
+        finally:
+            await aclose_pools()
+
+    completion = anyio.run(main)
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert [c["max_tokens"] for c in upstream.calls] == [2]
+
+
+@pytest.mark.parametrize("max_requests", [1, 10], ids=["fresh-process", "reused-after-clear"])
+def test_disconnect_mid_stream_leaves_no_poisoned_process(upstream: FakeUpstream,
+                                                          max_requests: int) -> None:
+    config = pooled(pool_max_requests=max_requests)
+    upstream.queue(Reply(text=" ".join(["w"] * 100), delay=0.05))
+
+    async def main() -> dict[str, Any]:
+        try:
+            await ready(config)
+            stream = astream_chat_completion(
+                {"messages": [{"role": "user", "content": "long one"}]}, config=config)
+            async with aclosing(stream) as chunks:
+                async for _ in chunks:
+                    break
+            await ready(config)
+            return await achat_completion(
+                {"messages": [{"role": "user", "content": "next one"}]}, config=config)
+        finally:
+            await aclose_pools()
+
+    completion = anyio.run(main)
+    # (reused after /clear, Claude Code prefixes a note about the /clear command: see README)
+    assert completion["choices"][0]["message"]["content"].endswith("next one")
+    assert upstream.sent_deltas[0] < 100, "the first upstream call was not ended"
+    last = json.dumps(upstream.calls[-1]["messages"])
+    assert "long one" not in last and "interrupted" not in last.lower()
+
+
+def test_a_killed_process_is_replaced(upstream: FakeUpstream) -> None:
+    config = pooled(pool_max_requests=10)
+
+    async def main() -> dict[str, Any]:
+        try:
+            await ready(config)
+            pool = pool_for(config)
+            os.kill(pool.idle[0].client._transport._process.pid, signal.SIGKILL)  # type: ignore[union-attr]
+            await anyio.sleep(0.2)
+            completion = await achat_completion(
+                {"messages": [{"role": "user", "content": "after the crash"}]}, config=config)
+            assert pool.counts["replaced"] >= 1
+            return completion
+        finally:
+            await aclose_pools()
+
+    assert anyio.run(main)["choices"][0]["message"]["content"] == "ECHO: after the crash"
+
+
+def test_the_sync_functions_reuse_warm_processes(upstream: FakeUpstream) -> None:
+    config = pooled(pool_size=2, pool_spares=2)
+    try:
+        chat_completion({"messages": [{"role": "user", "content": "first"}]}, config=config)
+        time.sleep(1.0)  # let the spares start
+        before = len(upstream.calls)
+        answer = chat_completion({"messages": [{"role": "user", "content": "second"}]},
+                                 config=config)
+        assert answer["choices"][0]["message"]["content"] == "ECHO: second"
+        assert len(upstream.calls) == before + 1
+        assert claude_children(), "warm processes should be waiting"
+    finally:
+        close_pools()
+    assert claude_children() == []
+
+
+def test_health_shows_the_pool(upstream: FakeUpstream) -> None:
+    with TestClient(create_app(pooled())) as client:
+        client.post("/v1/chat/completions", json={"messages": [
+            {"role": "user", "content": "hi"}]})
+        [pool] = client.get("/health").json()["pools"]
+    assert pool["size"] == 1 and pool["counts"]["started"] >= 1
+
+
+def test_serve_warms_up_and_leaves_no_process_after_sigterm(upstream: FakeUpstream) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "claude_openai", "serve", "--port", str(port), "--pool-size", "2",
+         "--pool-spares", "2", "--max-retries", "0"], env=os.environ.copy(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _children_of(server.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        for _ in range(100):
+            try:
+                response = httpx.post(url, json={"messages": [{"role": "user", "content": "hi"}]},
+                                      timeout=30)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert response.json()["choices"][0]["message"]["content"] == "ECHO: hi"
+        warm = _children_of(server.pid)
+        assert warm, "serve should keep warm processes"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert not [pid for pid in warm if os.path.exists(f"/proc/{pid}")], "orphaned CLI processes"
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
