@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,6 +133,7 @@ class FakeUpstream:
         self._server: ThreadedServer | None = None
         self.port = 0
         self.sent_deltas: list[int] = []  # text deltas actually sent, per streamed call
+        self.send_times: list[tuple[float, float]] = []  # first and last delta, per call
 
     # -- test API ---------------------------------------------------------------------------
     @property
@@ -147,6 +149,7 @@ class FakeUpstream:
             self.replies.clear()
             self.requests.clear()
             self.sent_deltas.clear()
+            self.send_times.clear()
 
     @property
     def calls(self) -> list[dict[str, Any]]:
@@ -225,6 +228,7 @@ class FakeUpstream:
                       usage: dict[str, int], output_tokens: int, reply: Reply) -> Any:
         with self._lock:
             self.sent_deltas.append(0)
+            self.send_times.append((0.0, 0.0))
             call = len(self.sent_deltas) - 1
         start = {
             "type": "message_start",
@@ -249,6 +253,8 @@ class FakeUpstream:
             yield _sse({"type": "content_block_delta", "index": 0,
                         "delta": {"type": "text_delta", "text": d}})
             self.sent_deltas[call] += 1
+            first = self.send_times[call][0] or time.monotonic()
+            self.send_times[call] = (first, time.monotonic())
         if text_block:
             yield _sse({"type": "content_block_stop", "index": 0})
         for i, tool in enumerate(reply.tools):
