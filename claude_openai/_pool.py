@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
+import json
 import logging
 import shutil
 import tempfile
@@ -28,9 +31,20 @@ from mcp.types import Tool
 
 from ._config import Config
 from ._exceptions import ClaudeOpenAIError
+from ._messages import Turn
 from ._options import TOOL_SERVER, process_options, prompt_message, request_env, wire_tools
 from ._request import ChatRequest
-from ._session import Turn, alive, close, drive, interrupt, run_cold, single, stderr_sink
+from ._session import (
+    Run,
+    alive,
+    close,
+    drive,
+    interrupt,
+    run_cold,
+    single,
+    stderr_sink,
+    with_history,
+)
 
 logger = logging.getLogger("claude_openai")
 CLI_FAILURES = ("cli_unavailable", "cli_error")
@@ -38,6 +52,21 @@ CLI_FAILURES = ("cli_unavailable", "cli_error")
 
 def warm_eligible(request: ChatRequest) -> bool:
     return not request.history and request.prompt is not None and request.tools.schema is None
+
+
+def sticky_eligible(request: ChatRequest) -> bool:
+    """A later turn of a plain conversation.  Sticky processes keep their session, so the
+    per-session one-call budget guard cannot apply: a request that sets ``max_tokens`` (where
+    one call is promised) runs on a guarded process of its own instead."""
+    return (bool(request.history) and request.prompt is not None
+            and request.tools.schema is None and request.max_tokens is None)
+
+
+def fingerprint(request: ChatRequest, turns: list[Turn]) -> str:
+    """What a sticky process holds: system prompt, tools and every turn, so far."""
+    tools = [(t.name, t.description, t.parameters) for t in request.tools.tools]
+    held = [request.system, tools, [(t.role, t.blocks) for t in turns]]
+    return hashlib.sha256(json.dumps(held, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(eq=False)
@@ -51,6 +80,7 @@ class WarmProcess:
     served: int = 0
     idle_since: float = field(default_factory=time.monotonic)
     applied: dict[str, Any] = field(default_factory=dict)
+    held: str | None = None  # sticky: the fingerprint of the conversation it holds
 
     async def prepare(self, request: ChatRequest, config: Config) -> None:
         """Apply this request's settings; only what differs from the last request is sent."""
@@ -102,6 +132,11 @@ class Pool:
     # -- running a request -------------------------------------------------------------------
     async def run(self, request: ChatRequest) -> AsyncGenerator[Message, None]:
         """Run ``request`` on a warm process, or on a process of its own when none fits."""
+        if sticky_eligible(request):
+            async with aclosing(self._run_sticky(request)) as messages:
+                async for message in messages:
+                    yield message
+            return
         proc = await self._acquire(request.system) if warm_eligible(request) else None
         if proc is None:
             self.counts["cold"] += 1
@@ -111,11 +146,11 @@ class Pool:
             return
         started = finished = False
         try:
-            turn = Turn(self.config, proc.stderr)
-            with turn.guard():
+            run = Run(self.config, proc.stderr)
+            with run.guard():
                 await proc.prepare(request, self.config)
                 await proc.client.query(single(prompt_message(request.prompt or [])))
-            async with aclosing(drive(proc.client, turn)) as messages:
+            async with aclosing(drive(proc.client, run)) as messages:
                 async for message in messages:
                     started, finished = True, isinstance(message, ResultMessage)
                     yield message
@@ -131,6 +166,53 @@ class Pool:
             async with aclosing(run_cold(request, self.config)) as messages:
                 async for message in messages:
                     yield message
+
+    async def _run_sticky(self, request: ChatRequest) -> AsyncGenerator[Message, None]:
+        """A later turn: on the process that holds the conversation so far, if one does; else
+        on a new process that resumes it and is kept for the turn after."""
+        held = fingerprint(request, request.history)
+        proc = next((p for p in self.idle if p.held == held and alive(p.client)), None)
+        if proc is not None:
+            self.idle.remove(proc)
+            self.counts["sticky"] += 1
+        elif self.size < self.config.pool_size or self._evict():
+            self.starting += 1
+            try:
+                proc = await self._connect(request.system, resume=request)
+            finally:
+                self.starting -= 1
+            self.counts["sticky_started"] += 1
+        else:
+            self.counts["cold"] += 1
+            async with aclosing(run_cold(request, self.config)) as messages:
+                async for message in messages:
+                    yield message
+            return
+        self.busy.add(proc)
+        answer = _Answer()
+        try:
+            run = Run(self.config, proc.stderr)
+            with run.guard():
+                await proc.prepare(request, self.config)
+                await proc.client.query(single(prompt_message(request.prompt or [])))
+            async with aclosing(drive(proc.client, run)) as messages:
+                async for message in messages:
+                    answer.observe(message)
+                    yield message
+        finally:
+            with anyio.CancelScope(shield=True):
+                self.busy.discard(proc)
+                if answer.reusable and alive(proc.client) and not self._closed:
+                    reply = Turn("assistant", [{"type": "text", "text": answer.text}])
+                    proc.held = fingerprint(request, [*request.history,
+                                                      Turn("user", request.prompt or []),
+                                                      reply])
+                    proc.idle_since = time.monotonic()
+                    self.idle.append(proc)
+                else:
+                    if not answer.finished:
+                        await interrupt(proc.client)
+                    await self._end(proc)
 
     async def _abort(self, proc: WarmProcess) -> bool:
         """End the reply in flight; True when the process is fit to serve again."""
@@ -148,7 +230,7 @@ class Pool:
         self._last_key = key
         self._start_reaper()
         while True:
-            proc = next((p for p in self.idle if p.key == key), None)
+            proc = next((p for p in self.idle if p.key == key and p.held is None), None)
             if proc is not None:
                 self.idle.remove(proc)
                 if alive(proc.client):
@@ -214,7 +296,7 @@ class Pool:
     def _refill(self) -> None:
         """Keep ``pool_spares`` idle processes ready for the key the last request used."""
         key = self._last_key
-        ready = sum(1 for p in self.idle if p.key == key)
+        ready = sum(1 for p in self.idle if p.key == key and p.held is None)
         for _ in range(max(0, min(self.config.pool_spares - ready,
                                   self.config.pool_size - self.size))):
             self._spawn_task(self._start(key))
@@ -248,13 +330,17 @@ class Pool:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _connect(self, key: str | None) -> WarmProcess:
+    async def _connect(self, key: str | None, *,
+                       resume: ChatRequest | None = None) -> WarmProcess:
         workdir = tempfile.mkdtemp(prefix="claude-openai-")
         tools: list[Tool] = []
         names: set[str] = set()
         stderr: deque[str] = deque(maxlen=20)
         options = process_options(key, self.config, workdir, tools, names,
                                   stderr=stderr_sink(stderr))
+        if resume is not None:  # sticky: its earlier turns, and no per-session budget guard
+            options = await with_history(dataclasses.replace(options, max_budget_usd=None),
+                                         resume, workdir)
         client = ClaudeSDKClient(options)
         try:
             with anyio.fail_after(60):
@@ -265,6 +351,7 @@ class Pool:
                 shutil.rmtree(workdir, ignore_errors=True)
             raise
         return WarmProcess(key, client, workdir, tools, names, stderr)
+
 
     async def _end(self, proc: WarmProcess) -> None:
         with anyio.CancelScope(shield=True):
@@ -317,3 +404,33 @@ class Pool:
     def state(self) -> dict[str, Any]:
         return {"size": self.config.pool_size, "idle": len(self.idle), "busy": len(self.busy),
                 "starting": self.starting, "counts": dict(self.counts)}
+
+
+class _Answer:
+    """Watches a sticky turn: is the conversation, with this answer, worth keeping warm?"""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.stop: str | None = None
+        self.tool_use = self.failed = self.finished = False
+
+    def observe(self, message: Message) -> None:
+        if isinstance(message, ResultMessage):
+            self.finished, self.failed = True, message.is_error
+            return
+        event = getattr(message, "event", None) or {}
+        if event.get("type") == "content_block_start":
+            self.tool_use |= (event.get("content_block") or {}).get("type") == "tool_use"
+        elif event.get("type") == "content_block_delta":
+            self.parts.append((event.get("delta") or {}).get("text") or "")
+        elif event.get("type") == "message_delta":
+            self.stop = (event.get("delta") or {}).get("stop_reason")
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def reusable(self) -> bool:
+        return (self.finished and not self.failed and not self.tool_use and bool(self.text)
+                and self.stop in ("end_turn", "stop_sequence"))

@@ -44,7 +44,7 @@ INTERRUPT_GRACE = 1.0  # seconds an interrupt may take before the process is kil
 
 
 @dataclasses.dataclass
-class Turn:
+class Run:
     """One request's run on one process: its deadline and the CLI's recent stderr."""
 
     config: Config
@@ -61,7 +61,7 @@ class Turn:
             yield
 
 
-async def drive(client: ClaudeSDKClient, turn: Turn) -> AsyncGenerator[Message, None]:
+async def drive(client: ClaudeSDKClient, run: Run) -> AsyncGenerator[Message, None]:
     """Yield the reply's messages up to the `ResultMessage`.
 
     A reply cut at ``max_tokens`` is interrupted before the CLI can auto-continue it (notes §3.5);
@@ -69,7 +69,7 @@ async def drive(client: ClaudeSDKClient, turn: Turn) -> AsyncGenerator[Message, 
     """
     replies = client.receive_response()
     while True:
-        with turn.guard():
+        with run.guard():
             message = await anext(replies, None)
             if message is None:
                 return
@@ -82,18 +82,18 @@ async def drive(client: ClaudeSDKClient, turn: Turn) -> AsyncGenerator[Message, 
 
 async def run_cold(request: ChatRequest, config: Config) -> AsyncGenerator[Message, None]:
     """Run one request on a CLI process of its own, then end the process."""
-    turn = Turn(config, deque(maxlen=20))
+    run = Run(config, deque(maxlen=20))
     workdir = tempfile.mkdtemp(prefix="claude-openai-")
     client: ClaudeSDKClient | None = None
     finished = False
     try:
-        options = agent_options(request, config, workdir, stderr=stderr_sink(turn.stderr))
-        client = ClaudeSDKClient(await _with_history(options, request, workdir))
-        with turn.guard():
+        options = agent_options(request, config, workdir, stderr=stderr_sink(run.stderr))
+        client = ClaudeSDKClient(await with_history(options, request, workdir))
+        with run.guard():
             await client.connect()
             if request.prompt is not None:  # else the CLI continues after the tool results
                 await client.query(single(prompt_message(request.prompt)))
-        async with aclosing(drive(client, turn)) as messages:
+        async with aclosing(drive(client, run)) as messages:
             async for message in messages:
                 finished = isinstance(message, ResultMessage)
                 yield message
@@ -104,7 +104,7 @@ async def run_cold(request: ChatRequest, config: Config) -> AsyncGenerator[Messa
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _with_history(
+async def with_history(
     options: ClaudeAgentOptions, request: ChatRequest, workdir: str
 ) -> ClaudeAgentOptions:
     """Earlier turns go in as a synthetic transcript that the CLI resumes (notes §3.3)."""

@@ -251,3 +251,81 @@ def _children_of(pid: int) -> list[int]:
             except (OSError, IndexError, ValueError):
                 continue
     return found
+
+
+def turns(call: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for m in call["messages"]:
+        if m["role"] == "system":
+            continue
+        blocks = m["content"] if isinstance(m["content"], list) else [
+            {"type": "text", "text": m["content"]}]
+        out.append((m["role"], " ".join(b["text"] for b in blocks if b.get("type") == "text")))
+    return out
+
+
+def test_a_conversation_sticks_to_its_warm_process(upstream: FakeUpstream) -> None:
+    config = pooled(pool_size=2, pool_spares=0)
+    messages: list[Any] = [{"role": "system", "content": "Chat."},
+                           {"role": "user", "content": "my name is Ada"}]
+
+    async def main() -> dict[str, int]:
+        try:
+            for follow_up in ("what is my name?", "say it again", None):
+                completion = await achat_completion({"messages": messages}, config=config)
+                if follow_up is None:
+                    break
+                messages.append(completion["choices"][0]["message"])
+                messages.append({"role": "user", "content": follow_up})
+            return dict(pool_for(config).counts)
+        finally:
+            await aclose_pools()
+
+    counts = anyio.run(main)
+    # Turn 2 resumes the history on a process that stays warm; turn 3 goes straight to it.
+    assert counts["sticky_started"] == 1 and counts["sticky"] == 1
+    assert turns(upstream.calls[2]) == [
+        ("user", "my name is Ada"), ("assistant", "ECHO: my name is Ada"),
+        ("user", "what is my name?"), ("assistant", "ECHO: what is my name?"),
+        ("user", "say it again")]
+
+
+def test_a_changed_history_does_not_stick(upstream: FakeUpstream) -> None:
+    config = pooled(pool_size=2, pool_spares=0)
+    base = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "ECHO: a"}]
+
+    async def main() -> dict[str, int]:
+        try:
+            await achat_completion({"messages": [*base, {"role": "user", "content": "b"}]},
+                                   config=config)
+            edited = [{"role": "user", "content": "a"},
+                      {"role": "assistant", "content": "an edited answer"},
+                      {"role": "user", "content": "b"},
+                      {"role": "assistant", "content": "ECHO: b"},
+                      {"role": "user", "content": "c"}]
+            await achat_completion({"messages": edited}, config=config)
+            return dict(pool_for(config).counts)
+        finally:
+            await aclose_pools()
+
+    counts = anyio.run(main)
+    assert counts["sticky_started"] == 2 and counts.get("sticky", 0) == 0
+    assert ("assistant", "an edited answer") in turns(upstream.calls[1])
+
+
+def test_max_tokens_in_a_later_turn_keeps_one_call(upstream: FakeUpstream) -> None:
+    config = pooled(pool_size=2, pool_spares=0)
+    request = {"messages": [{"role": "user", "content": "a"},
+                            {"role": "assistant", "content": "ECHO: a"},
+                            {"role": "user", "content": "one two three four"}], "max_tokens": 2}
+
+    async def main() -> tuple[dict[str, Any], dict[str, int]]:
+        try:
+            completion = await achat_completion(request, config=config)
+            return completion, dict(pool_for(config).counts)
+        finally:
+            await aclose_pools()
+
+    completion, counts = anyio.run(main)
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert len(upstream.calls) == 1 and counts.get("sticky_started", 0) == 0
