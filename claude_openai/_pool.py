@@ -32,7 +32,14 @@ from mcp.types import Tool
 from ._config import Config
 from ._exceptions import ClaudeOpenAIError
 from ._messages import Turn
-from ._options import TOOL_SERVER, process_options, prompt_message, request_env, wire_tools
+from ._options import (
+    TOOL_SERVER,
+    agent_options,
+    process_options,
+    prompt_message,
+    request_env,
+    wire_tools,
+)
 from ._request import ChatRequest
 from ._session import (
     Run,
@@ -62,10 +69,14 @@ def sticky_eligible(request: ChatRequest) -> bool:
             and request.tools.schema is None and request.max_tokens is None)
 
 
-def fingerprint(request: ChatRequest, turns: list[Turn]) -> str:
-    """What a sticky process holds: system prompt, tools and every turn, so far."""
+def fingerprint(request: ChatRequest, config: Config, turns: list[Turn]) -> str:
+    """What a sticky process holds: every turn so far, and every setting it was started with.
+
+    A live session with turns cannot be re-configured without Claude Code noting it in the
+    conversation ("Set model to …"), so a later turn only sticks when nothing changed."""
     tools = [(t.name, t.description, t.parameters) for t in request.tools.tools]
-    held = [request.system, tools, [(t.role, t.blocks) for t in turns]]
+    held = [request.system, tools, request.model or config.model, request_env(request),
+            request.effort, [(t.role, t.blocks) for t in turns]]
     return hashlib.sha256(json.dumps(held, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -170,7 +181,7 @@ class Pool:
     async def _run_sticky(self, request: ChatRequest) -> AsyncGenerator[Message, None]:
         """A later turn: on the process that holds the conversation so far, if one does; else
         on a new process that resumes it and is kept for the turn after."""
-        held = fingerprint(request, request.history)
+        held = fingerprint(request, self.config, request.history)
         proc = next((p for p in self.idle if p.held == held and alive(p.client)), None)
         if proc is not None:
             self.idle.remove(proc)
@@ -192,8 +203,7 @@ class Pool:
         answer = _Answer()
         try:
             run = Run(self.config, proc.stderr)
-            with run.guard():
-                await proc.prepare(request, self.config)
+            with run.guard():  # its settings are the request's own (see fingerprint)
                 await proc.client.query(single(prompt_message(request.prompt or [])))
             async with aclosing(drive(proc.client, run)) as messages:
                 async for message in messages:
@@ -204,7 +214,7 @@ class Pool:
                 self.busy.discard(proc)
                 if answer.reusable and alive(proc.client) and not self._closed:
                     reply = Turn("assistant", [{"type": "text", "text": answer.text}])
-                    proc.held = fingerprint(request, [*request.history,
+                    proc.held = fingerprint(request, self.config, [*request.history,
                                                       Turn("user", request.prompt or []),
                                                       reply])
                     proc.idle_since = time.monotonic()
@@ -336,9 +346,11 @@ class Pool:
         tools: list[Tool] = []
         names: set[str] = set()
         stderr: deque[str] = deque(maxlen=20)
-        options = process_options(key, self.config, workdir, tools, names,
-                                  stderr=stderr_sink(stderr))
-        if resume is not None:  # sticky: its earlier turns, and no per-session budget guard
+        if resume is None:
+            options = process_options(key, self.config, workdir, tools, names,
+                                      stderr=stderr_sink(stderr))
+        else:  # sticky: the request's own settings and turns, no per-session budget guard
+            options = agent_options(resume, self.config, workdir, stderr=stderr_sink(stderr))
             options = await with_history(dataclasses.replace(options, max_budget_usd=None),
                                          resume, workdir)
         client = ClaudeSDKClient(options)

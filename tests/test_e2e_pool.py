@@ -288,6 +288,7 @@ def test_a_conversation_sticks_to_its_warm_process(upstream: FakeUpstream) -> No
         ("user", "my name is Ada"), ("assistant", "ECHO: my name is Ada"),
         ("user", "what is my name?"), ("assistant", "ECHO: what is my name?"),
         ("user", "say it again")]
+    assert "local-command" not in json.dumps(upstream.calls), "a Claude Code note leaked in"
 
 
 def test_a_changed_history_does_not_stick(upstream: FakeUpstream) -> None:
@@ -329,3 +330,25 @@ def test_max_tokens_in_a_later_turn_keeps_one_call(upstream: FakeUpstream) -> No
     completion, counts = anyio.run(main)
     assert completion["choices"][0]["finish_reason"] == "length"
     assert len(upstream.calls) == 1 and counts.get("sticky_started", 0) == 0
+
+
+def test_a_later_turn_with_other_settings_does_not_stick(upstream: FakeUpstream) -> None:
+    config = pooled(pool_size=3, pool_spares=0)
+    messages: list[Any] = [{"role": "user", "content": "a"},
+                           {"role": "assistant", "content": "ECHO: a"},
+                           {"role": "user", "content": "b"}]
+
+    async def main() -> dict[str, int]:
+        try:
+            await achat_completion({"model": "sonnet", "messages": messages}, config=config)
+            messages.extend([{"role": "assistant", "content": "ECHO: b"},
+                             {"role": "user", "content": "c"}])
+            await achat_completion({"model": "haiku", "messages": messages}, config=config)
+            return dict(pool_for(config).counts)
+        finally:
+            await aclose_pools()
+
+    counts = anyio.run(main)
+    assert counts["sticky_started"] == 2 and counts.get("sticky", 0) == 0
+    assert [c["model"] for c in upstream.calls] == ["claude-sonnet-5-5", "claude-haiku-5-5"]
+    assert "local-command" not in json.dumps(upstream.calls), "a Claude Code note leaked in"
