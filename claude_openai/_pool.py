@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
-import json
 import logging
 import shutil
 import tempfile
@@ -22,7 +20,6 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -33,12 +30,9 @@ from ._config import Config
 from ._exceptions import ClaudeOpenAIError
 from ._messages import Turn
 from ._options import (
-    TOOL_SERVER,
     agent_options,
     process_options,
     prompt_message,
-    request_env,
-    wire_tools,
 )
 from ._request import ChatRequest
 from ._session import (
@@ -52,6 +46,8 @@ from ._session import (
     stderr_sink,
     with_history,
 )
+from ._sticky import Answer, fingerprint, sticky_eligible
+from ._warm import WarmProcess
 
 logger = logging.getLogger("claude_openai")
 CLI_FAILURES = ("cli_unavailable", "cli_error")
@@ -59,65 +55,6 @@ CLI_FAILURES = ("cli_unavailable", "cli_error")
 
 def warm_eligible(request: ChatRequest) -> bool:
     return not request.history and request.prompt is not None and request.tools.schema is None
-
-
-def sticky_eligible(request: ChatRequest) -> bool:
-    """A later turn of a plain conversation.  Sticky processes keep their session, so the
-    per-session one-call budget guard cannot apply: a request that sets ``max_tokens`` (where
-    one call is promised) runs on a guarded process of its own instead."""
-    return (bool(request.history) and request.prompt is not None
-            and request.tools.schema is None and request.max_tokens is None)
-
-
-def fingerprint(request: ChatRequest, config: Config, turns: list[Turn]) -> str:
-    """What a sticky process holds: every turn so far, and every setting it was started with.
-
-    A live session with turns cannot be re-configured without Claude Code noting it in the
-    conversation ("Set model to …"), so a later turn only sticks when nothing changed."""
-    tools = [(t.name, t.description, t.parameters) for t in request.tools.tools]
-    held = [request.system, tools, request.model or config.model, request_env(request),
-            request.effort, [(t.role, t.blocks) for t in turns]]
-    return hashlib.sha256(json.dumps(held, sort_keys=True, default=str).encode()).hexdigest()
-
-
-@dataclass(eq=False)
-class WarmProcess:
-    key: str | None  # the system prompt it was spawned with
-    client: ClaudeSDKClient
-    workdir: str
-    tools: list[Tool]  # the client-tools server's list, changed in place
-    names: set[str]  # the tool names the defer hook answers for, changed in place
-    stderr: deque[str]
-    served: int = 0
-    idle_since: float = field(default_factory=time.monotonic)
-    applied: dict[str, Any] = field(default_factory=dict)
-    held: str | None = None  # sticky: the fingerprint of the conversation it holds
-
-    async def prepare(self, request: ChatRequest, config: Config) -> None:
-        """Apply this request's settings; only what differs from the last request is sent."""
-        knobs = {"env": request_env(request), "effortLevel": request.effort}
-        if knobs != self.applied.get("knobs", {"env": request_env(_PLAIN), "effortLevel": None}):
-            await self.client._query._send_control_request(  # type: ignore[union-attr]
-                {"subtype": "apply_flag_settings", "settings": knobs})
-        model = request.model or config.model
-        if model != self.applied.get("model", config.model):
-            await self.client.set_model(model)
-        tools = wire_tools(request.tools)
-        if tools != self.tools:
-            self.tools[:] = tools
-            self.names.clear()
-            self.names.update(t.name for t in tools)
-            await self.client.toggle_mcp_server(TOOL_SERVER, False)
-            await self.client.toggle_mcp_server(TOOL_SERVER, True)
-        self.applied = {"knobs": knobs, "model": model}
-
-    async def clear(self) -> None:
-        await self.client.query("/clear")
-        async for _ in self.client.receive_response():
-            pass
-
-
-_PLAIN = ChatRequest(model=None, system=None, history=[], prompt=[])
 
 
 class Pool:
@@ -200,7 +137,7 @@ class Pool:
                     yield message
             return
         self.busy.add(proc)
-        answer = _Answer()
+        answer = Answer()
         try:
             run = Run(self.config, proc.stderr)
             with run.guard():  # its settings are the request's own (see fingerprint)
@@ -416,33 +353,3 @@ class Pool:
     def state(self) -> dict[str, Any]:
         return {"size": self.config.pool_size, "idle": len(self.idle), "busy": len(self.busy),
                 "starting": self.starting, "counts": dict(self.counts)}
-
-
-class _Answer:
-    """Watches a sticky turn: is the conversation, with this answer, worth keeping warm?"""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.stop: str | None = None
-        self.tool_use = self.failed = self.finished = False
-
-    def observe(self, message: Message) -> None:
-        if isinstance(message, ResultMessage):
-            self.finished, self.failed = True, message.is_error
-            return
-        event = getattr(message, "event", None) or {}
-        if event.get("type") == "content_block_start":
-            self.tool_use |= (event.get("content_block") or {}).get("type") == "tool_use"
-        elif event.get("type") == "content_block_delta":
-            self.parts.append((event.get("delta") or {}).get("text") or "")
-        elif event.get("type") == "message_delta":
-            self.stop = (event.get("delta") or {}).get("stop_reason")
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-    @property
-    def reusable(self) -> bool:
-        return (self.finished and not self.failed and not self.tool_use and bool(self.text)
-                and self.stop in ("end_turn", "stop_sequence"))
