@@ -33,7 +33,6 @@ from servers import claude_children  # noqa: E402
 
 from claude_openai import (  # noqa: E402
     Config,
-    achat_completion,
     aclose_pools,
     astream_chat_completion,
 )
@@ -116,20 +115,15 @@ async def latency(runs: int, workdir: str) -> dict[str, float]:
 
 
 async def overhead(runs: int, port: int = 8765) -> dict[str, float]:
-    """The same non-streaming request: in-process, and over HTTP to `claude-openai serve`
-    running in its own process (a server in this process would share its GIL with the client)."""
+    """The server's own overhead: for the same requests, the time the client sees over HTTP
+    against the time the library call took inside `claude-openai serve` (its log line)."""
     config = warm(1)
-    library = []
-    for _ in range(runs):
-        await ready(config, 1)
-        start = time.perf_counter()
-        await achat_completion(ASK, config=config)
-        library.append(time.perf_counter() - start)
-    await aclose_pools()
     flags = ["--pool-size", "1", "--pool-spares", "1", "--max-retries", "0",
-             "--pool-max-requests", str(config.pool_max_requests), "--log-level", "warning"]
+             "--pool-max-requests", str(config.pool_max_requests), "--log-level", "info"]
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")
     server = subprocess.Popen([sys.executable, "-m", "claude_openai", "serve", "--port", str(port),
-                               *flags], env=os.environ.copy(), stderr=subprocess.DEVNULL)
+                               *flags], env=os.environ.copy(), stdout=subprocess.DEVNULL,
+                              stderr=log)
     http = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -149,7 +143,13 @@ async def overhead(runs: int, port: int = 8765) -> dict[str, float]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"library_total": statistics.median(library), "http_total": statistics.median(http)}
+    log.seek(0)
+    inside = [float(line.split("latency=")[1].split("s")[0]) for line in log
+              if "chatcmpl-" in line and "status=200" in line][-runs:]
+    log.close()
+    gaps = [outside - handler for outside, handler in zip(http, inside, strict=True)]
+    return {"http_total": statistics.median(http), "handler_total": statistics.median(inside),
+            "overhead": statistics.median(gaps)}
 
 
 async def _outcome(config: Config, outcomes: list[bool]) -> None:
@@ -235,7 +235,7 @@ async def main(runs: int) -> None:
         upstream.stop()
     ms = 1000
     ttft_ratio = lat["warm_ttft"] / lat["direct_ttft"]
-    overhead_ms = (over["http_total"] - over["library_total"]) * ms
+    overhead_ms = over["overhead"] * ms
     stream_ratio = stream["client_window"] / stream["upstream_window"]
     mode = "reused after /clear (--reuse)" if REUSE else "one request per process (default)"
     print(f"runs per figure: {runs}; warm processes: {mode}; {os.cpu_count()} cores, "
@@ -248,9 +248,9 @@ async def main(runs: int) -> None:
               "<= 0.08x", ttft_ratio <= 0.08))
     print(row("(a) total for one request: warm / cold spawn",
               f"{lat['warm_total'] * ms:.0f} ms / {lat['cold_total'] * ms:.0f} ms", "-", True))
-    print(row("(b) server overhead: HTTP - in-process, median",
-              f"{over['http_total'] * ms:.1f} - {over['library_total'] * ms:.1f} = "
-              f"{overhead_ms:.1f} ms", "<= 2 ms", overhead_ms <= 2))
+    print(row("(b) server overhead: client-seen HTTP time - the library call inside the server",
+              f"median {overhead_ms:.1f} ms (HTTP {over['http_total'] * ms:.1f} ms, library "
+              f"{over['handler_total'] * ms:.1f} ms)", "<= 2 ms", overhead_ms <= 2))
     for level, (wall, failed) in conc.items():
         ratio = wall / conc[1][0]
         print(row(f"(c) {level} concurrent: wall, failures",
