@@ -126,7 +126,8 @@ class Pool:
         elif self.size < self.config.pool_size or self._evict():
             self.starting += 1
             try:
-                proc = await self._connect(request.system, resume=request)
+                with Run(self.config, deque()).guard():  # a failed start maps to its HTTP error
+                    proc = await self._connect(request.system, resume=request)
             finally:
                 self.starting -= 1
             self.counts["sticky_started"] += 1

@@ -352,3 +352,15 @@ def test_a_later_turn_with_other_settings_does_not_stick(upstream: FakeUpstream)
     assert counts["sticky_started"] == 2 and counts.get("sticky", 0) == 0
     assert [c["model"] for c in upstream.calls] == ["claude-sonnet-5-5", "claude-haiku-5-5"]
     assert "local-command" not in json.dumps(upstream.calls), "a Claude Code note leaked in"
+
+
+def test_a_later_turn_without_a_cli_is_a_clean_503(upstream: FakeUpstream) -> None:
+    from claude_openai import ServiceUnavailableError
+
+    config = pooled(pool_size=2, cli_path="/nonexistent/claude")
+    with pytest.raises(ServiceUnavailableError) as info:
+        chat_completion({"messages": [{"role": "user", "content": "a"},
+                                      {"role": "assistant", "content": "b"},
+                                      {"role": "user", "content": "c"}]}, config=config)
+    close_pools()
+    assert info.value.code == "cli_not_found"
