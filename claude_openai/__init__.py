@@ -13,10 +13,12 @@ from ._completions import (  # noqa: E402
 )
 from ._config import Config  # noqa: E402
 from ._exceptions import (  # noqa: E402
+    AuthenticationError,
     ClaudeOpenAIError,
     GatewayTimeoutError,
     InvalidRequestError,
     ModelNotFoundError,
+    PayloadTooLargeError,
     RateLimitError,
     ServiceUnavailableError,
     UpstreamAuthError,
@@ -25,11 +27,13 @@ from ._exceptions import (  # noqa: E402
 from ._runtime import aclose_pools, close_pools  # noqa: E402
 
 __all__ = [
+    "AuthenticationError",
     "ClaudeOpenAIError",
     "Config",
     "GatewayTimeoutError",
     "InvalidRequestError",
     "ModelNotFoundError",
+    "PayloadTooLargeError",
     "RateLimitError",
     "ServiceUnavailableError",
     "UpstreamAuthError",

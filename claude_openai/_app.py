@@ -13,13 +13,16 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ._completions import new_builder, run_completion, run_stream
 from ._config import Config
-from ._exceptions import ClaudeOpenAIError, InvalidRequestError
+from ._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLargeError
+from ._guard import Guard
 from ._health import cli_path, cli_version, health
 from ._models import list_models, model_object, resolve_model
 from ._request import ChatRequest, parse_request
@@ -30,18 +33,26 @@ from ._sse import EventStreamResponse
 logger = logging.getLogger("claude_openai")
 
 
-def _log(builder: ResponseBuilder, status: int, started: float, stream: bool) -> None:
+def _log(request: Request, builder: ResponseBuilder, status: int, started: float,
+         stream: bool) -> None:
     usage = builder.usage if builder.result is not None else {}
     logger.info(
-        "%s model=%s status=%d latency=%.3fs stream=%s prompt_tokens=%s completion_tokens=%s",
-        builder.id, builder.model, status, time.monotonic() - started, str(stream).lower(),
+        "%s request_id=%s model=%s status=%d latency=%.3fs stream=%s prompt_tokens=%s "
+        "completion_tokens=%s",
+        builder.id, getattr(request.state, "request_id", "-"), builder.model, status,
+        time.monotonic() - started, str(stream).lower(),
         usage.get("prompt_tokens", "-"), usage.get("completion_tokens", "-"),
     )
 
 
-async def _json_body(request: Request) -> Any:
+async def _json_body(request: Request, config: Config) -> Any:
+    body = await request.body()
+    if len(body) > config.max_body_bytes:  # a body sent without a Content-Length
+        raise PayloadTooLargeError(
+            f"The request body is larger than the limit of {config.max_body_bytes} bytes.",
+            code="request_too_large")
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequestError(
             "We could not parse the JSON body of your request: send a JSON object.",
@@ -76,35 +87,35 @@ async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[An
 def _chat_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
     async def chat_completions(request: Request) -> Response:
         started = time.monotonic()
-        body = await _json_body(request)
+        body = await _json_body(request, config)
         chat = parse_request(body)
         builder = new_builder(chat, config, stream=bool(body.get("stream")))
         if body.get("stream"):
-            return await _stream(chat, config, builder, started)
+            return await _stream(request, chat, config, builder, started)
         try:
             done = await _unless_disconnected(request, lambda: run_completion(chat, config))
         except ClaudeOpenAIError as exc:
-            _log(builder, exc.status_code, started, False)
+            _log(request, builder, exc.status_code, started, False)
             raise
         if done is None:  # the client went away; nobody reads this
-            _log(builder, 499, started, False)
+            _log(request, builder, 499, started, False)
             return Response(status_code=499)
-        _log(done, 200, started, False)
+        _log(request, done, 200, started, False)
         return JSONResponse(done.completion())
 
     return chat_completions
 
 
-async def _stream(chat: ChatRequest, config: Config, builder: ResponseBuilder,
+async def _stream(request: Request, chat: ChatRequest, config: Config, builder: ResponseBuilder,
                   started: float) -> Response:
     chunks = run_stream(chat, config, builder)
     try:
         first = await anext(chunks)
     except ClaudeOpenAIError as exc:
-        _log(builder, exc.status_code, started, True)
+        _log(request, builder, exc.status_code, started, True)
         raise
-    return EventStreamResponse(first, chunks,
-                               on_end=lambda status: _log(builder, status, started, True))
+    return EventStreamResponse(
+        first, chunks, on_end=lambda status: _log(request, builder, status, started, True))
 
 
 async def _models(request: Request) -> Response:
@@ -178,8 +189,9 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
     its warm pool starts with the first request; `aclose_pools()` (or exit) ends it.
     Returns the mounted sub-app.
     """
-    sub_app = Starlette(routes=api_routes(config or Config()),
-                        exception_handlers=EXCEPTION_HANDLERS)
+    config = config or Config()
+    sub_app = Starlette(routes=api_routes(config), exception_handlers=EXCEPTION_HANDLERS,
+                        middleware=middleware(config))
     app.mount(path, sub_app)
     return sub_app
 
@@ -199,4 +211,17 @@ def create_app(config: Config | None = None) -> Starlette:
             await aclose_pools()  # every Claude process ends with the server
 
     return Starlette(routes=[Mount("/v1", routes=routes), *routes],
-                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan,
+                     middleware=middleware(config))
+
+
+def middleware(config: Config) -> list[Middleware]:
+    """CORS (only when origins are configured) outside the guard: a preflight needs no key."""
+    stack = [Middleware(Guard, config=config)]
+    if config.cors_origins:
+        origins = [o.strip() for o in config.cors_origins.split(",") if o.strip()]
+        stack.insert(0, Middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "retry-after"], allow_credentials=False))
+    return stack

@@ -12,8 +12,9 @@ ENV_PREFIX = "CLAUDE_OPENAI_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _opt(default: Any, help: str, *, many: bool = False) -> Any:
+    """A field; ``many``: its flag may repeat, its variable holds a comma-separated list."""
+    return field(default=default, metadata={"help": help, "many": many})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +42,14 @@ class Config:
     pool_max_requests: int = _opt(
         1, "requests a warm process serves before it is replaced (above 1 it is reused "
            "after /clear)")
+    api_key: str | None = _opt(
+        None, "API key(s) clients must send as 'Authorization: Bearer <key>'", many=True)
+    api_key_file: str | None = _opt(None, "file of API keys, one per line ('#' comments)")
+    allow_unauthenticated: bool = _opt(
+        False, "serve a non-loopback address without API keys (you mean it)")
+    cors_origins: str | None = _opt(None, "origins allowed by CORS (default: CORS off)",
+                                    many=True)
+    max_body_bytes: int = _opt(33554432, "largest request body accepted (413 above it)")
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -51,6 +60,8 @@ class Config:
             raise ValueError("port must be between 0 and 65535")
         if min(self.pool_size, self.pool_spares, self.pool_max_requests - 1) < 0:
             raise ValueError("pool_size and pool_spares must be 0 or more, pool_max_requests 1+")
+        if self.max_body_bytes < 1024:
+            raise ValueError("max_body_bytes must be at least 1024")
         if self.pool_idle_timeout <= 0:
             raise ValueError("pool_idle_timeout must be greater than 0")
         if self.log_level not in LOG_LEVELS:
@@ -79,6 +90,8 @@ def flag_name(field_name: str) -> str:
 
 def field_type(f: dataclasses.Field[Any]) -> type:
     kind = str(f.type)
+    if kind.startswith("bool"):
+        return bool
     if kind.startswith("int"):
         return int
     if kind.startswith("float"):
@@ -86,8 +99,15 @@ def field_type(f: dataclasses.Field[Any]) -> type:
     return str
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
 def cast_value(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
     kind = field_type(f)
+    if kind is bool:
+        if raw.strip().lower() not in _TRUE + _FALSE:
+            raise ValueError(f"{source}={raw!r} is not a valid boolean (true/false)")
+        return raw.strip().lower() in _TRUE
     try:
         return kind(raw)
     except ValueError:

@@ -3,6 +3,8 @@
 ClaudeOpenAIError                500 server_error
 ├── InvalidRequestError          400 invalid_request_error  (param names the field)
 │   └── ModelNotFoundError       404 invalid_request_error  code=model_not_found
+├── AuthenticationError          401 authentication_error   missing or wrong API key (ours)
+├── PayloadTooLargeError         413 invalid_request_error  body over max_body_bytes
 ├── RateLimitError               429 rate_limit_error       upstream 429 (Retry-After when known)
 ├── UpstreamError                502 server_error           any other upstream or CLI failure
 │   └── UpstreamAuthError        502 server_error           code=upstream_authentication_failed
@@ -54,6 +56,16 @@ class InvalidRequestError(ClaudeOpenAIError):
 
 class ModelNotFoundError(InvalidRequestError):
     status_code = 404
+
+
+class AuthenticationError(ClaudeOpenAIError):
+    status_code = 401
+    type = "authentication_error"
+
+
+class PayloadTooLargeError(ClaudeOpenAIError):
+    status_code = 413
+    type = "invalid_request_error"
 
 
 class RateLimitError(ClaudeOpenAIError):
