@@ -24,6 +24,7 @@ from ._config import Config
 from ._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLargeError
 from ._guard import Guard
 from ._health import cli_path, cli_version, health
+from ._limits import Limiter
 from ._models import list_models, model_object, resolve_model
 from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
@@ -84,19 +85,27 @@ async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[An
     return result[0] if result else None
 
 
-def _chat_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awaitable[Response]]:
     async def chat_completions(request: Request) -> Response:
         started = time.monotonic()
         body = await _json_body(request, config)
         chat = parse_request(body)
-        builder = new_builder(chat, config, stream=bool(body.get("stream")))
-        if body.get("stream"):
-            return await _stream(request, chat, config, builder, started)
+        stream = bool(body.get("stream"))
+        builder = new_builder(chat, config, stream=stream)
+        try:
+            await limiter.acquire()
+        except ClaudeOpenAIError as exc:
+            _log(request, builder, exc.status_code, started, stream)
+            raise
+        if stream:  # the run slot is released when the stream ends
+            return await _stream(request, chat, config, builder, started, limiter.release)
         try:
             done = await _unless_disconnected(request, lambda: run_completion(chat, config))
         except ClaudeOpenAIError as exc:
             _log(request, builder, exc.status_code, started, False)
             raise
+        finally:
+            limiter.release()
         if done is None:  # the client went away; nobody reads this
             _log(request, builder, 499, started, False)
             return Response(status_code=499)
@@ -107,15 +116,21 @@ def _chat_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _stream(request: Request, chat: ChatRequest, config: Config, builder: ResponseBuilder,
-                  started: float) -> Response:
+                  started: float, release: Callable[[], None]) -> Response:
     chunks = run_stream(chat, config, builder)
     try:
         first = await anext(chunks)
-    except ClaudeOpenAIError as exc:
-        _log(request, builder, exc.status_code, started, True)
+    except BaseException as exc:
+        release()
+        if isinstance(exc, ClaudeOpenAIError):
+            _log(request, builder, exc.status_code, started, True)
         raise
-    return EventStreamResponse(
-        first, chunks, on_end=lambda status: _log(request, builder, status, started, True))
+
+    def end(status: int) -> None:
+        release()
+        _log(request, builder, status, started, True)
+
+    return EventStreamResponse(first, chunks, on_end=end)
 
 
 async def _models(request: Request) -> Response:
@@ -128,7 +143,7 @@ async def _model(request: Request) -> Response:
     return JSONResponse(model_object(model_id))
 
 
-def _health_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awaitable[Response]]:
     cache: dict[str, str | None] = {}
 
     async def health_check(request: Request) -> Response:
@@ -136,17 +151,19 @@ def _health_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]
             cache["version"] = await anyio.to_thread.run_sync(cli_version, cli_path(config))
         report = health(config, cache["version"], os.environ)
         report["pools"] = pool_states()
+        report["load"] = limiter.state()
         return JSONResponse(report, status_code=200 if report["cli"]["found"] else 503)
 
     return health_check
 
 
 def api_routes(config: Config) -> list[BaseRoute]:
+    limiter = Limiter(config)  # one per app: it bounds the Claude runs of all its routes
     return [
-        Route("/chat/completions", _chat_endpoint(config), methods=["POST"]),
+        Route("/chat/completions", _chat_endpoint(config, limiter), methods=["POST"]),
         Route("/models", _models, methods=["GET"]),
         Route("/models/{model_id:path}", _model, methods=["GET"]),
-        Route("/health", _health_endpoint(config), methods=["GET"]),
+        Route("/health", _health_endpoint(config, limiter), methods=["GET"]),
     ]
 
 

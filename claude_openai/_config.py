@@ -50,6 +50,9 @@ class Config:
     cors_origins: str | None = _opt(None, "origins allowed by CORS (default: CORS off)",
                                     many=True)
     max_body_bytes: int = _opt(33554432, "largest request body accepted (413 above it)")
+    max_concurrent: int = _opt(8, "most Claude runs at once; more requests wait in the queue")
+    max_queue: int = _opt(64, "most requests waiting for a run (429 beyond it)")
+    queue_timeout: float = _opt(30.0, "seconds a request may wait for a run (then 429)")
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -60,6 +63,8 @@ class Config:
             raise ValueError("port must be between 0 and 65535")
         if min(self.pool_size, self.pool_spares, self.pool_max_requests - 1) < 0:
             raise ValueError("pool_size and pool_spares must be 0 or more, pool_max_requests 1+")
+        if self.max_concurrent < 1 or self.max_queue < 0 or self.queue_timeout <= 0:
+            raise ValueError("max_concurrent must be 1+, max_queue 0+, queue_timeout above 0")
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
         if self.pool_idle_timeout <= 0:
