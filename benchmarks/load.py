@@ -25,30 +25,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from fake_upstream import FakeUpstream, Reply  # noqa: E402
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
+from servers import children_of, rss_mb  # noqa: E402
 
 
 def tree_mb(pid: int) -> float:
-    total = 0
-    for proc in [pid, *children(pid)]:
-        try:
-            with open(f"/proc/{proc}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-        except (OSError, StopIteration):
-            continue
-    return total / 1024
+    return sum(rss_mb(proc) for proc in [pid, *children_of(pid)])
 
 
 async def one(client: httpx.AsyncClient, leave: bool, outcomes: list[str]) -> None:
@@ -119,7 +100,7 @@ def main() -> None:
         result = anyio.run(run, port, args.requests, args.leavers, server.pid)
         time.sleep(3)  # refills settle
         after = tree_mb(server.pid)
-        clis = children(server.pid)
+        clis = children_of(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)

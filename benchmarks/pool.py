@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from fake_upstream import FakeUpstream, Reply  # noqa: E402
-from servers import claude_children  # noqa: E402
+from servers import claude_children, rss_mb  # noqa: E402
 
 from claude_openai import (  # noqa: E402
     Config,
@@ -88,14 +88,6 @@ def direct_cli(workdir: str) -> float:
                 break
         cli.wait()
     return first
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def latency(runs: int, workdir: str) -> dict[str, float]:

@@ -51,6 +51,7 @@ from ._warm import WarmProcess
 
 logger = logging.getLogger("claude_openai")
 CLI_FAILURES = ("cli_unavailable", "cli_error")
+SPARE_WAIT = 5.0  # seconds a request waits for a spare that is starting, before starting its own
 
 
 def warm_eligible(request: ChatRequest) -> bool:
@@ -177,6 +178,7 @@ class Pool:
     async def _acquire(self, key: str | None) -> WarmProcess | None:
         self._last_key = key
         self._start_reaper()
+        waited = False
         while True:
             proc = next((p for p in self.idle if p.key == key and p.held is None), None)
             if proc is not None:
@@ -188,8 +190,11 @@ class Pool:
                     return proc
                 self.counts["replaced"] += 1
                 self._spawn_task(self._end(proc))
-            elif self.starting_keys[key]:  # one is on its way: sooner than starting another
-                await self._changed.wait()
+            elif self.starting_keys[key] and not waited:
+                # one is on its way: sooner than starting another, unless it is stuck
+                with anyio.move_on_after(SPARE_WAIT) as wait:
+                    await self._changed.wait()
+                waited = wait.cancelled_caught
             else:
                 break
         if self.size >= self.config.pool_size and not self._evict():

@@ -46,9 +46,8 @@ class ThreadedServer:
             self._thread.join(timeout=10)
 
 
-def claude_children() -> list[int]:
-    """PIDs of Claude Code CLI processes this test process started and has not reaped."""
-    me = os.getpid()
+def children_of(pid: int, exe: bytes = b"") -> list[int]:
+    """PIDs of the processes whose parent is ``pid`` (and whose executable ends with ``exe``)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -57,12 +56,26 @@ def claude_children() -> list[int]:
             with open(f"/proc/{entry}/stat") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{entry}/cmdline", "rb") as f:
-                exe = f.read().split(b"\0")[0]
+                command = f.read().split(b"\0")[0]
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == me and exe.endswith(b"claude"):
+        if ppid == pid and command.endswith(exe):
             found.append(int(entry))
     return found
+
+
+def claude_children() -> list[int]:
+    """PIDs of Claude Code CLI processes this test process started and has not reaped."""
+    return children_of(os.getpid(), b"claude")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, in MB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
 
 
 def wait_for_no_claude(timeout: float = 5.0) -> list[int]:

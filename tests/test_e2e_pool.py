@@ -16,7 +16,7 @@ import anyio
 import httpx
 import pytest
 from fake_upstream import FakeUpstream, Reply
-from servers import claude_children
+from servers import children_of, claude_children
 from starlette.testclient import TestClient
 
 from claude_openai import (
@@ -221,7 +221,7 @@ def test_serve_warms_up_and_leaves_no_process_after_sigterm(upstream: FakeUpstre
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while not _children_of(server.pid) and time.monotonic() < deadline:
+        while not children_of(server.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         for _ in range(100):
@@ -232,25 +232,12 @@ def test_serve_warms_up_and_leaves_no_process_after_sigterm(upstream: FakeUpstre
             except httpx.ConnectError:
                 time.sleep(0.1)
         assert response.json()["choices"][0]["message"]["content"] == "ECHO: hi"
-        warm = _children_of(server.pid)
+        warm = children_of(server.pid)
         assert warm, "serve should keep warm processes"
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     assert not [pid for pid in warm if os.path.exists(f"/proc/{pid}")], "orphaned CLI processes"
-
-
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
 
 
 def turns(call: dict[str, Any]) -> list[tuple[str, str]]:
