@@ -38,7 +38,7 @@ def _log(request: Request, builder: ResponseBuilder, status: int, started: float
          stream: bool) -> None:
     usage = builder.usage if builder.result is not None else {}
     logger.info(
-        "%s request_id=%s model=%s status=%d latency=%.3fs stream=%s prompt_tokens=%s "
+        "%s request_id=%s model=%s status=%d latency=%.4fs stream=%s prompt_tokens=%s "
         "completion_tokens=%s",
         builder.id, getattr(request.state, "request_id", "-"), builder.model, status,
         time.monotonic() - started, str(stream).lower(),

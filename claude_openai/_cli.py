@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(Config):
         kind = field_type(f)
         extra: dict[str, Any] = (
-            {"action": "store_const", "const": True} if kind is bool
+            {"action": argparse.BooleanOptionalAction} if kind is bool
             else {"action": "append" if f.metadata["many"] else "store",
                   "type": kind, "metavar": f.name.upper()})
         serve.add_argument(

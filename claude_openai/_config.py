@@ -42,6 +42,9 @@ class Config:
     pool_max_requests: int = _opt(
         1, "requests a warm process serves before it is replaced (above 1 it is reused "
            "after /clear)")
+    pool_prime: bool = _opt(
+        True, "prime each spare with one throwaway request to a local stand-in API, so its "
+              "first real request is as fast as later ones (only when ANTHROPIC_BASE_URL is set)")
     api_key: str | None = _opt(
         None, "API key(s) clients must send as 'Authorization: Bearer <key>'", many=True)
     api_key_file: str | None = _opt(None, "file of API keys, one per line ('#' comments)")

@@ -2,8 +2,10 @@
 
 A warm process is keyed by what a live process cannot change, its system prompt (notes §5.2).
 Everything else is applied per request: model, output limit, sampling, effort and the tool set.
-Every request starts on a fresh session (``/clear``, done in the background after the previous
-request), so nothing of one request reaches another, and the one-call budget guard holds.
+Every request starts on a fresh session: by default a process serves one request and a spare
+(primed, see `WarmProcess.prime`) replaces it; above ``pool_max_requests=1`` it is reused after
+``/clear``, done in the background. Nothing of one request reaches another, and the one-call
+budget guard holds.
 Requests a warm process cannot serve (earlier turns to resume, tool results, ``response_format``)
 run on a process of their own, as do requests that find every warm process busy.
 """
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -34,6 +37,7 @@ from ._options import (
     process_options,
     prompt_message,
 )
+from ._prime_sink import PrimeSink
 from ._request import ChatRequest
 from ._session import (
     Run,
@@ -47,10 +51,11 @@ from ._session import (
     with_history,
 )
 from ._sticky import Answer, fingerprint, sticky_eligible
-from ._warm import WarmProcess
+from ._warm import BASE_URL, WarmProcess
 
 logger = logging.getLogger("claude_openai")
 CLI_FAILURES = ("cli_unavailable", "cli_error")
+UPKEEP_DELAY = 0.1  # seconds: see Pool._spawn_task
 SPARE_WAIT = 5.0  # seconds a request waits for a spare that is starting, before starting its own
 
 
@@ -73,6 +78,7 @@ class Pool:
         self._last_key: str | None = None
         self._closed = False
         self._reaper: asyncio.Task[None] | None = None
+        self._sink: PrimeSink | None = PrimeSink() if config.pool_prime else None
 
     @property
     def size(self) -> int:
@@ -252,21 +258,26 @@ class Pool:
         ready = sum(1 for p in self.idle if p.key == key and p.held is None)
         for _ in range(max(0, min(self.config.pool_spares - ready,
                                   self.config.pool_size - self.size))):
-            self._spawn_task(self._start(key))
+            self._counted(key, spare=1, change=1)  # now: a request may wait for this spare
+            self._spawn_task(self._start(key, counted=True))
 
-    async def _start(self, key: str | None, *, reserve: bool = False) -> WarmProcess | None:
+    def _counted(self, key: str | None, *, spare: int, change: int) -> None:
+        self.starting += change
+        self.starting_keys[key] += spare * change
+
+    async def _start(self, key: str | None, *, reserve: bool = False,
+                     counted: bool = False) -> WarmProcess | None:
         """Start a process: handed back when ``reserve``d for a request, else made idle."""
         spare = 0 if reserve else 1  # requests wait only for spares, not for reserved ones
-        self.starting += 1
-        self.starting_keys[key] += spare
+        if not counted:
+            self._counted(key, spare=spare, change=1)
         proc: WarmProcess | None = None
         try:
-            proc = await self._connect(key)
+            proc = await self._connect(key, prime=not reserve)
         except Exception:
             logger.warning("could not start a warm Claude process", exc_info=True)
         finally:
-            self.starting -= 1
-            self.starting_keys[key] -= spare
+            self._counted(key, spare=spare, change=-1)
         if proc is not None:
             self.counts["started"] += 1
             if reserve:
@@ -283,8 +294,8 @@ class Pool:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _connect(self, key: str | None, *,
-                       resume: ChatRequest | None = None) -> WarmProcess:
+    async def _connect(self, key: str | None, *, resume: ChatRequest | None = None,
+                       prime: bool = False) -> WarmProcess:
         workdir = tempfile.mkdtemp(prefix="claude-openai-")
         tools: list[Tool] = []
         names: set[str] = set()
@@ -305,8 +316,29 @@ class Pool:
                 await close(client, abort=True)
                 shutil.rmtree(workdir, ignore_errors=True)
             raise
-        return WarmProcess(key, client, workdir, tools, names, stderr)
+        proc = WarmProcess(key, client, workdir, tools, names, stderr)
+        base_url = options.env.get(BASE_URL) or os.environ.get(BASE_URL)
+        if prime and base_url and self._sink is not None and not await self._prime(proc, base_url):
+            await self._end(proc)
+            return await self._connect(key)
+        return proc
 
+    async def _prime(self, proc: WarmProcess, base_url: str) -> bool:
+        """Prime ``proc`` (see `WarmProcess.prime`); on any failure priming stops for good."""
+        assert self._sink is not None
+        try:
+            with anyio.fail_after(10):
+                if await proc.prime(await self._sink.start(), base_url):
+                    self.counts["primed"] += 1
+                    return True
+            logger.warning("priming a warm Claude process gave an unexpected result; "
+                           "warm processes are no longer primed")
+        except Exception:
+            logger.warning("could not prime a warm Claude process; warm processes are no "
+                           "longer primed", exc_info=True)
+        await self._sink.close()
+        self._sink = None
+        return False
 
     async def _end(self, proc: WarmProcess) -> None:
         with anyio.CancelScope(shield=True):
@@ -314,7 +346,14 @@ class Pool:
             shutil.rmtree(proc.workdir, ignore_errors=True)
 
     def _spawn_task(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+        """Run pool upkeep in the background, a moment later: a request that just took or
+        released a process gets its first token or its last byte out before a CLI is spawned,
+        ended or cleared next to it (on 2 cores that work would delay it by milliseconds)."""
+        async def later() -> None:
+            await asyncio.sleep(UPKEEP_DELAY)
+            await coro
+
+        task = asyncio.get_running_loop().create_task(later())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -349,6 +388,8 @@ class Pool:
         with anyio.CancelScope(shield=True):
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            if self._sink is not None:
+                await self._sink.close()
             procs, self.idle = [*self.idle, *self.busy], []
             self.busy.clear()
             for proc in procs:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from claude_agent_sdk import ClaudeSDKClient
+from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 from mcp.types import Tool
 
 from ._config import Config
-from ._options import TOOL_SERVER, request_env, wire_tools
+from ._options import TOOL_SERVER, prompt_message, request_env, wire_tools
 from ._request import ChatRequest, plain_request
+from ._session import single
 
 # What a process is spawned with, before any request's settings are applied.
 _SPAWNED_KNOBS = {"env": request_env(plain_request(None)), "effortLevel": None}
+BASE_URL = "ANTHROPIC_BASE_URL"
 
 
 @dataclass(eq=False)
@@ -48,6 +51,36 @@ class WarmProcess:
             await self.client.toggle_mcp_server(TOOL_SERVER, False)
             await self.client.toggle_mcp_server(TOOL_SERVER, True)
         self.applied = {"knobs": knobs, "model": model}
+
+    async def prime(self, sink_url: str, base_url: str) -> bool:
+        """Run the CLI's first query against the prime sink, then take it back.
+
+        ``ANTHROPIC_BASE_URL`` points at the sink for that one query (the CLI reads it per
+        request from its settings' env), then back at ``base_url``, the CLI's own value: the CLI
+        cannot unset a variable once set, so a process whose CLI has none is never primed.
+        ``rewind_conversation`` leaves the session empty (``/clear`` would leave a caveat block
+        in the next request). True when all of that held and the query cost nothing (the
+        one-call budget is intact); else the process must not serve.
+        """
+        control = self.client._query._send_control_request  # type: ignore[union-attr]
+        env = _SPAWNED_KNOBS["env"]
+        assert isinstance(env, dict)
+        marker = str(uuid.uuid4())
+        await control({"subtype": "apply_flag_settings",
+                       "settings": {"env": {**env, BASE_URL: sink_url}}})
+        try:
+            await self.client.query(single({**prompt_message([{"type": "text", "text": "."}]),
+                                            "uuid": marker}))
+            results = [m async for m in self.client.receive_response()
+                       if isinstance(m, ResultMessage)]
+            rewind = await control({"subtype": "rewind_conversation",
+                                    "target_message_uuid": marker})
+        finally:
+            await control({"subtype": "apply_flag_settings",
+                           "settings": {"env": {**env, BASE_URL: base_url}}})
+            await control({"subtype": "apply_flag_settings", "settings": {"env": env}})
+        return (len(results) == 1 and not results[0].is_error
+                and not results[0].total_cost_usd and rewind.get("rewound") is True)
 
     async def clear(self) -> None:
         await self.client.query("/clear")
