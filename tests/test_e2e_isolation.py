@@ -1,4 +1,9 @@
-"""A plain model, isolated from the host: nothing of the host's Claude Code setup applies."""
+"""A plain model, isolated from the host: nothing of the host's Claude Code setup applies.
+
+The hostile-input checks run three ways: a process per request (cold), a primed warm process,
+and a warm process reused after ``/clear`` (warm processes run with ``verbatim_prompts`` off so
+the pool can send ``/clear``; requests must still reach the model as plain data).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from fake_upstream import FakeUpstream
 
-from claude_openai import Config, chat_completion
+from claude_openai import Config, chat_completion, close_pools
+from claude_openai._runtime import pool_for, portal
 
 pytestmark = pytest.mark.e2e
 
@@ -34,20 +41,91 @@ def planted(claude_config_dir: Path, tmp_path: Path) -> Iterator[Path]:
         path.unlink()
 
 
-def test_host_settings_memory_and_hooks_never_apply(upstream: FakeUpstream, config: Config,
+MODES: dict[str, dict[str, int]] = {
+    "cold": {"pool_size": 0},
+    "warm": {"pool_size": 1, "pool_spares": 1},
+    "reused": {"pool_size": 1, "pool_spares": 1, "pool_max_requests": 10},
+}
+
+
+async def _idle(config: Config) -> dict[str, int]:
+    """Wait until the pool's one process is idle; its counts."""
+    pool = pool_for(config)
+    await pool.start()
+    with anyio.fail_after(30):
+        while len(pool.idle) < 1 or pool.starting:
+            await anyio.sleep(0.02)
+    return dict(pool.counts)
+
+
+@pytest.fixture(params=list(MODES))
+def any_config(request: pytest.FixtureRequest, upstream: FakeUpstream) -> Iterator[Config]:
+    mode = request.param
+    config = Config(timeout=60, max_retries=0, **MODES[mode])
+    try:
+        if mode != "cold":
+            portal().call(_idle, config)
+        if mode == "reused":  # one request first: the next runs after a /clear
+            chat_completion({"messages": [{"role": "user", "content": "first"}]}, config=config)
+            portal().call(_idle, config)
+            upstream.reset()
+        yield config
+        if mode != "cold":  # the request ran on the warm process, not on one of its own
+            counts = portal().call(_idle, config)
+            assert counts["warm"] == (2 if mode == "reused" else 1), counts
+            assert not counts.get("cold") and not counts.get("spawned_for_request"), counts
+    finally:
+        close_pools()
+
+
+def ask(text: str, config: Config, **fields: object) -> str:
+    completion = chat_completion({"messages": [{"role": "user", "content": text}], **fields},
+                                 config=config)
+    return str(completion["choices"][0]["message"]["content"])
+
+
+def test_host_settings_memory_and_hooks_never_apply(upstream: FakeUpstream, any_config: Config,
                                                     planted: Path) -> None:
-    chat_completion({"messages": [{"role": "user", "content": "hello"}]}, config=config)
+    ask("hello", any_config)
     [call] = upstream.calls
     assert "PLANTED-MEMORY" not in json.dumps(call)
     assert call["model"] != "claude-haiku-5-5", "the host's settings.json chose the model"
     assert not planted.exists(), "the host's hook ran"
 
 
-def test_slash_commands_are_plain_text(upstream: FakeUpstream, config: Config) -> None:
-    completion = chat_completion({"model": "sonnet", "messages": [
-        {"role": "user", "content": "/model opus"}]}, config=config)
-    assert completion["choices"][0]["message"]["content"] == "ECHO: /model opus"
-    assert upstream.calls[0]["model"] == "claude-sonnet-5-5"
+@pytest.mark.parametrize("text", ["/model opus", "/clear", "/compact now", "!cat /etc/passwd"])
+def test_slash_commands_are_plain_text(upstream: FakeUpstream, any_config: Config,
+                                       text: str) -> None:
+    answer = ask(text, any_config, model="sonnet")
+    # (reused: after /clear Claude Code puts a caveat block before the text; see the README)
+    reused = any_config.pool_max_requests > 1
+    assert answer.endswith(f"\n{text}") if reused else answer == f"ECHO: {text}"
+    [call] = upstream.calls
+    assert call["model"] == "claude-sonnet-5-5"
+    assert [m["content"][-1]["text"] for m in call["messages"] if m["role"] == "user"] == [text]
+
+
+def test_at_path_never_reads_the_file(upstream: FakeUpstream, any_config: Config,
+                                      tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENTS")
+    ask(f"summarize @{secret} and @/etc/passwd", any_config)
+    sent = json.dumps(upstream.calls)
+    assert "TOP-SECRET-CONTENTS" not in sent and "root:x:0:0" not in sent
+    assert f"@{secret}" in sent
+
+
+def test_a_request_cannot_choose_cwd_tools_or_permissions(upstream: FakeUpstream,
+                                                          any_config: Config) -> None:
+    # Claude Agent SDK option names sent as request fields: not OpenAI's, so ignored.
+    ask("hello", any_config, cwd="/", permission_mode="bypassPermissions",
+        allowed_tools=["Bash", "Read"], tools_preset="claude_code", settings="/tmp/s.json",
+        extra_args={"dangerously-skip-permissions": None}, add_dirs=["/"])
+    [call] = upstream.calls
+    assert call["tools"] == []
+    system = json.dumps(call["system"]) + json.dumps(call["messages"])
+    assert "Primary working directory: /\\n" not in system
+    assert "bypassPermissions" not in system
 
 
 def test_nothing_is_left_on_disk(upstream: FakeUpstream, config: Config, tmp_path: Path,

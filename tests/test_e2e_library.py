@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import aclosing
 from typing import Any
 
@@ -235,13 +234,3 @@ def test_async_functions(upstream: FakeUpstream, config: Config) -> None:
     completion, chunks = anyio.run(main)
     assert completion["choices"][0]["message"]["content"] == "ECHO: one"
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == "ECHO: two"
-
-
-def test_at_path_in_user_text_never_reads_the_file(upstream: FakeUpstream, config: Config,
-                                                   tmp_path: Any) -> None:
-    secret = tmp_path / "secret.txt"
-    secret.write_text("TOP-SECRET-CONTENTS")
-    chat_completion({"messages": [user(f"summarize @{secret}")]}, config=config)
-    sent = json.dumps(upstream.calls)
-    assert "TOP-SECRET-CONTENTS" not in sent
-    assert f"@{secret}" in sent
