@@ -13,6 +13,7 @@ from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
 from ._runtime import pool_for, portal
 from ._session import run_cold
+from ._trace import Trace
 
 
 def run_claude(chat: ChatRequest, config: Config) -> AsyncGenerator[Any, None]:
@@ -20,16 +21,20 @@ def run_claude(chat: ChatRequest, config: Config) -> AsyncGenerator[Any, None]:
     return pool_for(config).run(chat) if config.pool_size > 0 else run_cold(chat, config)
 
 
-def new_builder(chat: ChatRequest, config: Config, *, stream: bool) -> ResponseBuilder:
-    return ResponseBuilder(model=chat.model or config.model,
-                           include_usage=stream and chat.include_usage, tools=chat.tools)
+def new_builder(chat: ChatRequest, config: Config, trace: Trace, *,
+                stream: bool) -> ResponseBuilder:
+    """The answer's builder, attached to ``trace``, whose id it takes."""
+    trace.stream = stream
+    trace.builder = ResponseBuilder(model=chat.model or config.model, id=trace.id,
+                                    include_usage=stream and chat.include_usage, tools=chat.tools)
+    return trace.builder
 
 
-async def run_completion(chat: ChatRequest, config: Config) -> ResponseBuilder:
-    builder = new_builder(chat, config, stream=False)
+async def run_completion(chat: ChatRequest, config: Config, builder: ResponseBuilder,
+                         trace: Trace) -> ResponseBuilder:
     async with aclosing(run_claude(chat, config)) as messages:
         async for message in messages:
-            builder.feed(message)
+            trace.saw(builder.feed(message))  # when the first token arrived
     if builder.result is None:
         raise builder.incomplete_error()
     return builder
@@ -63,7 +68,9 @@ async def achat_completion(
         ...                         "messages": [{"role": "user", "content": "Hi"}]})
     """
     config = config or Config()
-    builder = await run_completion(parse_request(dict(request)), config)
+    chat, trace = parse_request(dict(request)), Trace()
+    builder = await run_completion(chat, config, new_builder(chat, config, trace, stream=False),
+                                   trace)
     return builder.completion()
 
 
@@ -76,7 +83,8 @@ async def astream_chat_completion(
     """
     config = config or Config()
     chat = parse_request(dict(request))
-    async with aclosing(run_stream(chat, config, new_builder(chat, config, stream=True))) as chunks:
+    run = run_stream(chat, config, new_builder(chat, config, Trace(), stream=True))
+    async with aclosing(run) as chunks:
         async for chunk in chunks:
             yield chunk
 
