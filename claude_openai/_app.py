@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -104,6 +105,7 @@ async def _answer(request: Request, config: Config, limiter: Limiter, observer: 
     response = (Response(status_code=CLIENT_GONE) if done is None  # nobody reads it
                 else JSONResponse(builder.completion()))
     observer.end(trace, response.status_code)
+    response.background = BackgroundTask(observer.save, trace)  # once the answer is sent
     return response
 
 

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from ._config import Config
+from ._observe import Observer
 from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
 from ._runtime import pool_for, portal
@@ -58,7 +59,8 @@ async def achat_completion(
 
     Args:
         request: the JSON body a client would post to ``/v1/chat/completions``.
-        config: settings; defaults to ``Config()``.
+        config: settings; defaults to ``Config()``.  With ``transcripts_dir`` set, the
+            request leaves its transcript there, as it would in the server.
 
     Raises:
         ClaudeOpenAIError: a subclass carrying the HTTP status and OpenAI error body.
@@ -68,9 +70,15 @@ async def achat_completion(
         ...                         "messages": [{"role": "user", "content": "Hi"}]})
     """
     config = config or Config()
-    chat, trace = parse_request(dict(request)), Trace()
-    builder = await run_completion(chat, config, new_builder(chat, config, trace, stream=False),
-                                   trace)
+    observer, trace = Observer(config), Trace(body=dict(request))
+    try:
+        chat = parse_request(dict(request))
+        builder = new_builder(chat, config, trace, stream=False)
+        await run_completion(chat, config, builder, trace)
+    except BaseException as exc:
+        await observer.fail(trace, exc)
+        raise
+    await observer.finish(trace, 200)
     return builder.completion()
 
 
@@ -82,9 +90,14 @@ async def astream_chat_completion(
     Close it early (``contextlib.aclosing``) and the Claude run is interrupted at once.
     """
     config = config or Config()
-    chat = parse_request(dict(request))
-    run = run_stream(chat, config, new_builder(chat, config, Trace(), stream=True))
-    async with aclosing(run) as chunks:
+    observer, trace = Observer(config), Trace(body=dict(request), stream=True)
+    try:
+        chat = parse_request(dict(request))
+    except BaseException as exc:
+        await observer.fail(trace, exc)
+        raise
+    run = run_stream(chat, config, new_builder(chat, config, trace, stream=True))
+    async with aclosing(observer.watch(trace, run)) as chunks:
         async for chunk in chunks:
             yield chunk
 

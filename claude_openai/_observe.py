@@ -1,4 +1,8 @@
-"""`Observer`: what happens when a chat request ends: its log line."""
+"""`Observer`: what happens when a chat request ends: its log line and its transcript.
+
+The server's observer does both; the library functions' does only the transcript (when
+``Config.transcripts_dir`` is set), so a script gets the same record as the server.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from ._config import Config
 from ._trace import Trace, status_of
+from ._transcript_files import save
 
 logger = logging.getLogger("claude_openai")
 
@@ -26,8 +31,13 @@ class Observer:
             log(trace)
         return True
 
+    async def save(self, trace: Trace) -> None:
+        """Write its transcript, when transcripts are on."""
+        await save(self.config.transcripts_dir, trace)
+
     async def finish(self, trace: Trace, status: int, exc: BaseException | None = None) -> None:
-        self.end(trace, status, exc)
+        if self.end(trace, status, exc):
+            await self.save(trace)
 
     async def fail(self, trace: Trace, exc: BaseException) -> None:
         """End the request with the status ``exc`` gives it (499 for a cancellation)."""

@@ -1,7 +1,7 @@
 """`Trace`: one chat request as an operator sees it: timings, outcome, tokens and cost.
 
-The log line is read from it; it never holds an API key (a trace never sees the request's
-headers).
+The log line and the transcript files are read from it; neither ever holds an API key (a
+trace never sees the request's headers).
 """
 
 from __future__ import annotations
