@@ -25,10 +25,11 @@ from ._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLarge
 from ._guard import Guard
 from ._health import cli_path, cli_version, health
 from ._limits import Limiter
+from ._metrics import CONTENT_TYPE, Metrics
 from ._models import list_models, model_object, resolve_model
 from ._observe import Observer
 from ._request import parse_request
-from ._runtime import aclose_pools, pool_for, pool_states
+from ._runtime import aclose_pools, pool_for, pool_state, pool_states
 from ._sse import EventStreamResponse
 from ._trace import CLIENT_GONE, Trace
 
@@ -143,15 +144,29 @@ def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Aw
     return health_check
 
 
+def _metrics_endpoint(config: Config, limiter: Limiter,
+                      metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics_page(request: Request) -> Response:
+        page = metrics.exposition(limiter.state(), pool_state(config))
+        return Response(page, media_type=CONTENT_TYPE)
+
+    return metrics_page
+
+
 def api_routes(config: Config) -> list[BaseRoute]:
     limiter = Limiter(config)  # one per app: it bounds the Claude runs of all its routes
-    observer = Observer(config, log=True)
-    return [
+    metrics = Metrics() if config.metrics else None
+    observer = Observer(config, metrics=metrics, log=True)
+    routes: list[BaseRoute] = [
         Route("/chat/completions", _chat_endpoint(config, limiter, observer), methods=["POST"]),
         Route("/models", _models, methods=["GET"]),
         Route("/models/{model_id:path}", _model, methods=["GET"]),
         Route("/health", _health_endpoint(config, limiter), methods=["GET"]),
     ]
+    if metrics is not None:
+        routes.append(Route("/metrics", _metrics_endpoint(config, limiter, metrics),
+                            methods=["GET"]))
+    return routes
 
 
 # -- errors, always OpenAI-shaped ------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""`Observer`: what happens when a chat request ends: its log line and its transcript.
+"""`Observer`: what happens when a chat request ends: its log line, its metrics, its transcript.
 
-The server's observer does both; the library functions' does only the transcript (when
+The server's observer does all three; the library functions' does only the transcript (when
 ``Config.transcripts_dir`` is set), so a script gets the same record as the server.
 """
 
@@ -12,6 +12,7 @@ from contextlib import aclosing
 from typing import Any
 
 from ._config import Config
+from ._metrics import Metrics
 from ._trace import Trace, status_of
 from ._transcript_files import save
 
@@ -19,16 +20,20 @@ logger = logging.getLogger("claude_openai")
 
 
 class Observer:
-    def __init__(self, config: Config, *, log: bool = False) -> None:
+    def __init__(self, config: Config, *, metrics: Metrics | None = None,
+                 log: bool = False) -> None:
         self.config = config
+        self.metrics = metrics
         self.log = log
 
     def end(self, trace: Trace, status: int, exc: BaseException | None = None) -> bool:
-        """Log the request; False (and nothing done) when it had already ended."""
+        """Log and count the request; False (and nothing done) when it had already ended."""
         if not trace.end(status, exc):
             return False
         if self.log:
             log(trace)
+        if self.metrics is not None:
+            self.metrics.observe(trace)
         return True
 
     async def save(self, trace: Trace) -> None:

@@ -1,7 +1,7 @@
 """`Trace`: one chat request as an operator sees it: timings, outcome, tokens and cost.
 
-The log line and the transcript files are read from it; neither ever holds an API key (a
-trace never sees the request's headers).
+The log line, the metrics and the transcript files are all read from it; none of them ever
+holds an API key (a trace never sees the request's headers).
 """
 
 from __future__ import annotations
