@@ -6,13 +6,12 @@ holds an API key (a trace never sees the request's headers).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-import anyio
 
 from ._exceptions import ClaudeOpenAIError
 from ._response import ResponseBuilder
@@ -37,7 +36,7 @@ def status_of(exc: BaseException) -> int:
     """The HTTP status a request ended with when ``exc`` ended it."""
     if isinstance(exc, ClaudeOpenAIError):
         return exc.status_code
-    if isinstance(exc, GeneratorExit | anyio.get_cancelled_exc_class()):
+    if isinstance(exc, GeneratorExit | asyncio.CancelledError):  # the caller went away
         return CLIENT_GONE
     return 500
 

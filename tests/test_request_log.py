@@ -3,15 +3,16 @@ and cost, end to end through the real CLI; never a key or a message's content.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 from fake_upstream import FakeUpstream, Reply
 from starlette.testclient import TestClient
 
-from claude_openai import Config, create_app
+from claude_openai import Config, RateLimitError, create_app
 from claude_openai._observe import log
-from claude_openai._trace import Trace
+from claude_openai._trace import Trace, status_of
 
 KEY = "sk-log-line-key-987"
 SECRET = "my-secret-content-xyz"
@@ -79,3 +80,12 @@ def test_the_line_shows_dashes_for_what_is_unknown(caplog: pytest.LogCaptureFixt
     [line] = [r.getMessage() for r in caplog.records]
     assert line.startswith(trace.id + " request_id=r1 model=- status=499 latency=")
     assert line.endswith("ttft=- stream=false prompt_tokens=- completion_tokens=- cost_usd=-")
+
+
+def test_how_a_request_ended_gives_its_status() -> None:
+    assert status_of(RateLimitError("busy")) == 429
+    assert status_of(asyncio.CancelledError()) == status_of(GeneratorExit()) == 499
+    assert status_of(KeyError("bug")) == 500
+    trace = Trace()
+    assert trace.end(500, KeyError("secret detail")) and not trace.end(200)
+    assert trace.status == 500 and "secret" not in str(trace.error)  # as the client got it
