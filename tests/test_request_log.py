@@ -36,7 +36,7 @@ def seconds(text: str) -> float:
 def test_each_request_logs_ttft_and_cost(upstream: FakeUpstream, config: Config,
                                          caplog: pytest.LogCaptureFixture) -> None:
     client = TestClient(create_app(config))
-    upstream.queue(Reply(deltas=["a", "b"], delay=0.3), Reply(deltas=["c", "d"], delay=0.3))
+    upstream.queue(Reply(deltas=["a", "b"], delay=0.2), Reply(deltas=["c", "d"], delay=0.2))
     with caplog.at_level(logging.INFO, logger="claude_openai"):
         plain = client.post("/v1/chat/completions", json=CHAT)
         streamed = client.post("/v1/chat/completions", json={**CHAT, "stream": True},
@@ -47,8 +47,8 @@ def test_each_request_logs_ttft_and_cost(upstream: FakeUpstream, config: Config,
     assert second["request_id"] == "log-test-1" and second["stream"] == "true"
     for line in (first, second):
         assert line["status"] == "200" and line["model"] == "claude-sonnet-5-5"
-        # the first delta comes 0.3 s in, the second 0.3 s later
-        assert 0.3 <= seconds(line["ttft"]) <= seconds(line["latency"]) - 0.25
+        # the first delta comes 0.2 s in, the second 0.2 s later
+        assert 0.2 <= seconds(line["ttft"]) <= seconds(line["latency"]) - 0.15
         assert float(line["cost_usd"]) > 0
         assert (line["prompt_tokens"], line["completion_tokens"]) == ("19", "2")
 
