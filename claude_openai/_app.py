@@ -6,12 +6,12 @@ import contextlib
 import json
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -25,25 +25,15 @@ from ._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLarge
 from ._guard import Guard
 from ._health import cli_path, cli_version, health
 from ._limits import Limiter
+from ._metrics import CONTENT_TYPE, Metrics
 from ._models import list_models, model_object, resolve_model
-from ._request import ChatRequest, parse_request
-from ._response import ResponseBuilder
-from ._runtime import aclose_pools, pool_for, pool_states
+from ._observe import Observer
+from ._request import parse_request
+from ._runtime import aclose_pools, pool_for, pool_state, pool_states
 from ._sse import EventStreamResponse
+from ._trace import CLIENT_GONE, Trace
 
 logger = logging.getLogger("claude_openai")
-
-
-def _log(request: Request, builder: ResponseBuilder, status: int, started: float,
-         stream: bool) -> None:
-    usage = builder.usage if builder.result is not None else {}
-    logger.info(
-        "%s request_id=%s model=%s status=%d latency=%.4fs stream=%s prompt_tokens=%s "
-        "completion_tokens=%s",
-        builder.id, getattr(request.state, "request_id", "-"), builder.model, status,
-        time.monotonic() - started, str(stream).lower(),
-        usage.get("prompt_tokens", "-"), usage.get("completion_tokens", "-"),
-    )
 
 
 async def _json_body(request: Request, config: Config) -> Any:
@@ -85,52 +75,49 @@ async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[An
     return result[0] if result else None
 
 
-def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awaitable[Response]]:
+def _chat_endpoint(config: Config, limiter: Limiter,
+                   observer: Observer) -> Callable[[Request], Awaitable[Response]]:
     async def chat_completions(request: Request) -> Response:
-        started = time.monotonic()
-        body = await _json_body(request, config)
-        chat = parse_request(body)
-        stream = bool(body.get("stream"))
-        builder = new_builder(chat, config, stream=stream)
+        trace = Trace(request_id=getattr(request.state, "request_id", None))
         try:
-            await limiter.acquire()
-        except ClaudeOpenAIError as exc:
-            _log(request, builder, exc.status_code, started, stream)
+            return await _answer(request, config, limiter, observer, trace)
+        except BaseException as exc:  # a stream that failed has already ended its trace
+            await observer.fail(trace, exc)
             raise
-        if stream:  # the run slot is released when the stream ends
-            return await _stream(request, chat, config, builder, started, limiter.release)
-        try:
-            done = await _unless_disconnected(request, lambda: run_completion(chat, config))
-        except ClaudeOpenAIError as exc:
-            _log(request, builder, exc.status_code, started, False)
-            raise
-        finally:
-            limiter.release()
-        if done is None:  # the client went away; nobody reads this
-            _log(request, builder, 499, started, False)
-            return Response(status_code=499)
-        _log(request, done, 200, started, False)
-        return JSONResponse(done.completion())
 
     return chat_completions
 
 
-async def _stream(request: Request, chat: ChatRequest, config: Config, builder: ResponseBuilder,
-                  started: float, release: Callable[[], None]) -> Response:
-    chunks = run_stream(chat, config, builder)
+async def _answer(request: Request, config: Config, limiter: Limiter, observer: Observer,
+                  trace: Trace) -> Response:
+    body = trace.body = await _json_body(request, config)
+    trace.stream = isinstance(body, dict) and bool(body.get("stream"))  # logged if it is a 400
+    chat = parse_request(body)
+    builder = new_builder(chat, config, trace, stream=trace.stream)
+    await limiter.acquire()
+    if trace.stream:  # the run slot is released, and the trace ended, with the stream
+        return await _stream(observer.watch(trace, run_stream(chat, config, builder)),
+                             limiter.release)
+    try:
+        done = await _unless_disconnected(
+            request, lambda: run_completion(chat, config, builder, trace))
+    finally:
+        limiter.release()
+    response = (Response(status_code=CLIENT_GONE) if done is None  # nobody reads it
+                else JSONResponse(builder.completion()))
+    observer.end(trace, response.status_code)
+    response.background = BackgroundTask(observer.save, trace)  # once the answer is sent
+    return response
+
+
+async def _stream(chunks: AsyncGenerator[dict[str, Any], None],
+                  release: Callable[[], None]) -> Response:
     try:
         first = await anext(chunks)
-    except BaseException as exc:
+    except BaseException:
         release()
-        if isinstance(exc, ClaudeOpenAIError):
-            _log(request, builder, exc.status_code, started, True)
         raise
-
-    def end(status: int) -> None:
-        release()
-        _log(request, builder, status, started, True)
-
-    return EventStreamResponse(first, chunks, on_end=end)
+    return EventStreamResponse(first, chunks, on_end=lambda status: release())
 
 
 async def _models(request: Request) -> Response:
@@ -157,14 +144,29 @@ def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Aw
     return health_check
 
 
+def _metrics_endpoint(config: Config, limiter: Limiter,
+                      metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics_page(request: Request) -> Response:
+        page = metrics.exposition(limiter.state(), pool_state(config))
+        return Response(page, media_type=CONTENT_TYPE)
+
+    return metrics_page
+
+
 def api_routes(config: Config) -> list[BaseRoute]:
     limiter = Limiter(config)  # one per app: it bounds the Claude runs of all its routes
-    return [
-        Route("/chat/completions", _chat_endpoint(config, limiter), methods=["POST"]),
+    metrics = Metrics() if config.metrics else None
+    observer = Observer(config, metrics=metrics, log=True)
+    routes: list[BaseRoute] = [
+        Route("/chat/completions", _chat_endpoint(config, limiter, observer), methods=["POST"]),
         Route("/models", _models, methods=["GET"]),
         Route("/models/{model_id:path}", _model, methods=["GET"]),
         Route("/health", _health_endpoint(config, limiter), methods=["GET"]),
     ]
+    if metrics is not None:
+        routes.append(Route("/metrics", _metrics_endpoint(config, limiter, metrics),
+                            methods=["GET"]))
+    return routes
 
 
 # -- errors, always OpenAI-shaped ------------------------------------------------------------

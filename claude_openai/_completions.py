@@ -9,10 +9,12 @@ from functools import partial
 from typing import Any
 
 from ._config import Config
+from ._observe import Observer
 from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
 from ._runtime import pool_for, portal
 from ._session import run_cold
+from ._trace import Trace
 
 
 def run_claude(chat: ChatRequest, config: Config) -> AsyncGenerator[Any, None]:
@@ -20,16 +22,20 @@ def run_claude(chat: ChatRequest, config: Config) -> AsyncGenerator[Any, None]:
     return pool_for(config).run(chat) if config.pool_size > 0 else run_cold(chat, config)
 
 
-def new_builder(chat: ChatRequest, config: Config, *, stream: bool) -> ResponseBuilder:
-    return ResponseBuilder(model=chat.model or config.model,
-                           include_usage=stream and chat.include_usage, tools=chat.tools)
+def new_builder(chat: ChatRequest, config: Config, trace: Trace, *,
+                stream: bool) -> ResponseBuilder:
+    """The answer's builder, attached to ``trace``, whose id it takes."""
+    trace.stream = stream
+    trace.builder = ResponseBuilder(model=chat.model or config.model, id=trace.id,
+                                    include_usage=stream and chat.include_usage, tools=chat.tools)
+    return trace.builder
 
 
-async def run_completion(chat: ChatRequest, config: Config) -> ResponseBuilder:
-    builder = new_builder(chat, config, stream=False)
+async def run_completion(chat: ChatRequest, config: Config, builder: ResponseBuilder,
+                         trace: Trace) -> ResponseBuilder:
     async with aclosing(run_claude(chat, config)) as messages:
         async for message in messages:
-            builder.feed(message)
+            trace.saw(builder.feed(message))  # when the first token arrived
     if builder.result is None:
         raise builder.incomplete_error()
     return builder
@@ -53,7 +59,8 @@ async def achat_completion(
 
     Args:
         request: the JSON body a client would post to ``/v1/chat/completions``.
-        config: settings; defaults to ``Config()``.
+        config: settings; defaults to ``Config()``.  With ``transcripts_dir`` set, the
+            request leaves its transcript there, as it would in the server.
 
     Raises:
         ClaudeOpenAIError: a subclass carrying the HTTP status and OpenAI error body.
@@ -63,7 +70,15 @@ async def achat_completion(
         ...                         "messages": [{"role": "user", "content": "Hi"}]})
     """
     config = config or Config()
-    builder = await run_completion(parse_request(dict(request)), config)
+    observer, trace = Observer(config), Trace(body=dict(request))
+    try:
+        chat = parse_request(dict(request))
+        builder = new_builder(chat, config, trace, stream=False)
+        await run_completion(chat, config, builder, trace)
+    except BaseException as exc:
+        await observer.fail(trace, exc)
+        raise
+    await observer.finish(trace, 200)
     return builder.completion()
 
 
@@ -75,8 +90,14 @@ async def astream_chat_completion(
     Close it early (``contextlib.aclosing``) and the Claude run is interrupted at once.
     """
     config = config or Config()
-    chat = parse_request(dict(request))
-    async with aclosing(run_stream(chat, config, new_builder(chat, config, stream=True))) as chunks:
+    observer, trace = Observer(config), Trace(body=dict(request), stream=True)
+    try:
+        chat = parse_request(dict(request))
+    except BaseException as exc:
+        await observer.fail(trace, exc)
+        raise
+    run = run_stream(chat, config, new_builder(chat, config, trace, stream=True))
+    async with aclosing(observer.watch(trace, run)) as chunks:
         async for chunk in chunks:
             yield chunk
 

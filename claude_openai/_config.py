@@ -36,6 +36,11 @@ class Config:
     timeout: float = _opt(600.0, "seconds a request may take before it is ended with a 504")
     max_retries: int = _opt(2, "retries the CLI makes on a failed upstream call")
     log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
+    metrics: bool = _opt(True, "serve GET /metrics in the Prometheus text format "
+                               "(--no-metrics turns it off)")
+    transcripts_dir: str | None = _opt(
+        None, "directory for one JSON transcript per chat request, message content included "
+              "(default: off)")
     pool_size: int = _opt(4, "most warm Claude processes kept (0 turns the pool off)")
     pool_spares: int = _opt(1, "idle warm processes kept ready for the next request")
     pool_idle_timeout: float = _opt(300.0, "seconds an idle warm process is kept")

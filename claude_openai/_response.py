@@ -48,8 +48,8 @@ class ResponseBuilder:
     """Accumulates one run of the CLI; see the module docstring."""
 
     def __init__(self, *, model: str | None, include_usage: bool = False,
-                 tools: ToolConfig | None = None) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+                 tools: ToolConfig | None = None, id: str | None = None) -> None:
+        self.id = id or f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model or "claude"
         self.include_usage = include_usage

@@ -36,6 +36,12 @@ def pool_for(config: Config) -> Pool:
     return pools[config]
 
 
+def pool_state(config: Config) -> dict[str, Any] | None:
+    """The state of ``config``'s pool on the running event loop; None when it has none."""
+    pool = _pools.get(asyncio.get_running_loop(), {}).get(config)
+    return None if pool is None else pool.state()
+
+
 def pool_states() -> list[dict[str, Any]]:
     pools = _pools.get(asyncio.get_running_loop(), {})
     return [pool.state() for pool in pools.values()]
