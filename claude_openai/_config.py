@@ -45,8 +45,8 @@ class Config:
     pool_spares: int = _opt(1, "idle warm processes kept ready for the next request")
     pool_idle_timeout: float = _opt(300.0, "seconds an idle warm process is kept")
     pool_max_requests: int = _opt(
-        1, "requests a warm process serves before it is replaced (above 1 it is reused "
-           "after /clear)")
+        100, "requests a warm process serves, each after a /clear, before it is replaced "
+             "(1: a new process for every request)")
     pool_prime: bool = _opt(
         True, "prime each spare with one throwaway request to a local stand-in API, so its "
               "first real request is as fast as later ones (only when ANTHROPIC_BASE_URL is set)")

@@ -2,10 +2,10 @@
 
 A warm process is keyed by what a live process cannot change, its system prompt (notes §5.2).
 Everything else is applied per request: model, output limit, sampling, effort and the tool set.
-Every request starts on a fresh session: by default a process serves one request and a spare
-(primed, see `WarmProcess.prime`) replaces it; above ``pool_max_requests=1`` it is reused after
-``/clear``, done in the background. Nothing of one request reaches another, and the one-call
-budget guard holds.
+Every request starts on a fresh session: a process serves up to ``pool_max_requests``, each
+after a ``/clear`` done in the background (a request that arrives meanwhile waits the few
+milliseconds for it), and new spares are primed (see `WarmProcess.prime`). Nothing of one
+request reaches another, and the one-call budget guard holds (it counts per session).
 Requests a warm process cannot serve (earlier turns to resume, tool results, ``response_format``)
 run on a process of their own, as do requests that find every warm process busy.
 """
@@ -230,8 +230,10 @@ class Pool:
             self._spawn_task(self._end(proc))
             self._refill()
             return
-        self.starting += 1  # counted while its session is cleared, so the size stays right
-        self._spawn_task(self._reset(proc))
+        # Counted as a spare on its way while its session is cleared: the size stays right, and
+        # a request arriving meanwhile waits the few milliseconds for it instead of spawning.
+        self._counted(proc.key, spare=1, change=1)
+        self._spawn_task(self._reset(proc), delay=0)
 
     async def _reset(self, proc: WarmProcess) -> None:
         try:
@@ -239,11 +241,11 @@ class Pool:
                 await proc.clear()
         except Exception:
             logger.warning("could not reset a warm Claude process; replacing it", exc_info=True)
-            self.starting -= 1
+            self._counted(proc.key, spare=1, change=-1)
             await self._end(proc)
             self._refill()
             return
-        self.starting -= 1
+        self._counted(proc.key, spare=1, change=-1)
         proc.idle_since = time.monotonic()
         if self._closed:
             await self._end(proc)
@@ -345,12 +347,12 @@ class Pool:
             await close(proc.client, abort=False)
             shutil.rmtree(proc.workdir, ignore_errors=True)
 
-    def _spawn_task(self, coro: Any) -> None:
-        """Run pool upkeep in the background, a moment later: a request that just took or
-        released a process gets its first token or its last byte out before a CLI is spawned,
-        ended or cleared next to it (on 2 cores that work would delay it by milliseconds)."""
+    def _spawn_task(self, coro: Any, *, delay: float = UPKEEP_DELAY) -> None:
+        """Run pool upkeep in the background, by default a moment later: a request that just
+        took or released a process gets its first token or its last byte out before a CLI is
+        spawned or ended next to it (on 2 cores that work would delay it by milliseconds)."""
         async def later() -> None:
-            await asyncio.sleep(UPKEEP_DELAY)
+            await asyncio.sleep(delay)
             await coro
 
         task = asyncio.get_running_loop().create_task(later())

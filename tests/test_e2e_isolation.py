@@ -43,7 +43,7 @@ def planted(claude_config_dir: Path, tmp_path: Path) -> Iterator[Path]:
 
 MODES: dict[str, dict[str, int]] = {
     "cold": {"pool_size": 0},
-    "warm": {"pool_size": 1, "pool_spares": 1},
+    "warm": {"pool_size": 1, "pool_spares": 1, "pool_max_requests": 1},
     "reused": {"pool_size": 1, "pool_spares": 1, "pool_max_requests": 10},
 }
 
