@@ -89,7 +89,7 @@ def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awai
     async def chat_completions(request: Request) -> Response:
         started = time.monotonic()
         body = await _json_body(request, config)
-        chat = parse_request(body)
+        chat = parse_request(body, config)
         stream = bool(body.get("stream"))
         builder = new_builder(chat, config, stream=stream)
         try:

@@ -63,7 +63,7 @@ async def achat_completion(
         ...                         "messages": [{"role": "user", "content": "Hi"}]})
     """
     config = config or Config()
-    builder = await run_completion(parse_request(dict(request)), config)
+    builder = await run_completion(parse_request(dict(request), config), config)
     return builder.completion()
 
 
@@ -75,7 +75,7 @@ async def astream_chat_completion(
     Close it early (``contextlib.aclosing``) and the Claude run is interrupted at once.
     """
     config = config or Config()
-    chat = parse_request(dict(request))
+    chat = parse_request(dict(request), config)
     async with aclosing(run_stream(chat, config, new_builder(chat, config, stream=True))) as chunks:
         async for chunk in chunks:
             yield chunk

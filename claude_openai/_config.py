@@ -50,6 +50,9 @@ class Config:
     cors_origins: str | None = _opt(None, "origins allowed by CORS (default: CORS off)",
                                     many=True)
     max_body_bytes: int = _opt(33554432, "largest request body accepted (413 above it)")
+    max_messages: int = _opt(2048, "most messages in one request (400 above it)")
+    max_image_bytes: int = _opt(
+        5242880, "largest image in a request, in decoded bytes of its data: URL (400 above it)")
     max_concurrent: int = _opt(8, "most Claude runs at once; more requests wait in the queue")
     max_queue: int = _opt(64, "most requests waiting for a run (429 beyond it)")
     queue_timeout: float = _opt(30.0, "seconds a request may wait for a run (then 429)")
@@ -67,6 +70,8 @@ class Config:
             raise ValueError("max_concurrent must be 1+, max_queue 0+, queue_timeout above 0")
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
+        if self.max_messages < 1 or self.max_image_bytes < 1:
+            raise ValueError("max_messages and max_image_bytes must be 1 or more")
         if self.pool_idle_timeout <= 0:
             raise ValueError("pool_idle_timeout must be greater than 0")
         if self.log_level not in LOG_LEVELS:
