@@ -98,7 +98,7 @@ def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awai
             _log(request, builder, exc.status_code, started, stream)
             raise
         if stream:  # the run slot is released when the stream ends
-            return await _stream(request, chat, config, builder, started, limiter.release)
+            return _stream(request, chat, config, builder, started, limiter.release)
         try:
             done = await _unless_disconnected(request, lambda: run_completion(chat, config))
         except ClaudeOpenAIError as exc:
@@ -115,22 +115,14 @@ def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awai
     return chat_completions
 
 
-async def _stream(request: Request, chat: ChatRequest, config: Config, builder: ResponseBuilder,
-                  started: float, release: Callable[[], None]) -> Response:
-    chunks = run_stream(chat, config, builder)
-    try:
-        first = await anext(chunks)
-    except BaseException as exc:
-        release()
-        if isinstance(exc, ClaudeOpenAIError):
-            _log(request, builder, exc.status_code, started, True)
-        raise
-
+def _stream(request: Request, chat: ChatRequest, config: Config, builder: ResponseBuilder,
+            started: float, release: Callable[[], None]) -> Response:
     def end(status: int) -> None:
         release()
         _log(request, builder, status, started, True)
 
-    return EventStreamResponse(first, chunks, on_end=end)
+    return EventStreamResponse(run_stream(chat, config, builder),
+                               keepalive=config.keepalive_interval, on_end=end)
 
 
 async def _models(request: Request) -> Response:

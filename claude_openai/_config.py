@@ -40,6 +40,8 @@ class Config:
     idle_timeout: float = _opt(
         120.0, "longest silence in seconds between events once the reply is under way, "
                "else it is ended with a 504 (0: off)")
+    keepalive_interval: float = _opt(
+        15.0, "seconds without a byte on an open stream before an SSE comment is sent (0: off)")
     max_retries: int = _opt(2, "retries the CLI makes on a failed upstream call")
     log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
     pool_size: int = _opt(4, "most warm Claude processes kept (0 turns the pool off)")
@@ -66,8 +68,9 @@ class Config:
     def __post_init__(self) -> None:
         if self.timeout <= 0:
             raise ValueError("timeout must be greater than 0")
-        if min(self.first_token_timeout, self.idle_timeout) < 0:
-            raise ValueError("first_token_timeout and idle_timeout must be 0 or more")
+        if min(self.first_token_timeout, self.idle_timeout, self.keepalive_interval) < 0:
+            raise ValueError("first_token_timeout, idle_timeout and keepalive_interval must be "
+                             "0 or more")
         if self.max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
         if not 0 <= self.port <= 65535:

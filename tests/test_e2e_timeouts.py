@@ -1,5 +1,5 @@
 """End to end: first-token and idle timeouts end the real CLI's run with a 504 of their own,
-in the library and over HTTP."""
+in the library and over HTTP; SSE keepalive comments reach real clients unharmed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 from fake_upstream import FakeUpstream, Reply
-from servers import ThreadedServer, wait_for_no_claude
+from servers import ThreadedServer, claude_children, wait_for_no_claude
 
 from claude_openai import (
     Config,
@@ -128,7 +128,7 @@ def sse_lines(url: str, body: dict[str, Any]) -> tuple[int, list[str]]:
 
 def test_http_no_first_token_is_a_504_before_anything_was_streamed(serve: Any,
                                                                  upstream: FakeUpstream) -> None:
-    url = serve(first_token_timeout=1)
+    url = serve(first_token_timeout=1, keepalive_interval=0)
     client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
     for stream in (False, True):
         upstream.queue(Reply(text=WORDS, first_delay=5))
@@ -142,7 +142,7 @@ def test_http_no_first_token_is_a_504_before_anything_was_streamed(serve: Any,
 
 def test_http_idle_mid_stream_is_an_error_frame_without_done(serve: Any,
                                                             upstream: FakeUpstream) -> None:
-    url = serve(idle_timeout=1)
+    url = serve(idle_timeout=1, keepalive_interval=0)
     upstream.queue(Reply(text=WORDS, pause_after=2, pause=5))
     status, lines = sse_lines(url, CHAT)
     fired = time.monotonic()
@@ -154,3 +154,34 @@ def test_http_idle_mid_stream_is_an_error_frame_without_done(serve: Any,
                    for line in lines[:-1])
     assert text == "w0 w1"
     assert_upstream_dropped(upstream, fired - 0.5)
+
+
+def test_keepalive_comments_arrive_and_the_content_is_intact(serve: Any,
+                                                            upstream: FakeUpstream) -> None:
+    url = serve(keepalive_interval=0.15)
+    paced = Reply(deltas=["Hel", "lo", ", ", "wor", "ld"], first_delay=0.7, pause_after=2,
+                  pause=0.5)
+    upstream.queue(paced)
+    status, lines = sse_lines(url, CHAT)
+    assert status == 200
+    data = [line for line in lines if line.startswith("data: {")]
+    first_data = lines.index(data[0])
+    assert lines[:first_data].count(": keepalive") >= 3, lines  # while waiting for the token
+    assert ": keepalive" in lines[first_data:], lines  # and during the pause mid-stream
+    assert "".join(json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+                   for line in data if json.loads(line[6:])["choices"]) == "Hello, world"
+    assert lines[-1] == "data: [DONE]"
+
+    upstream.queue(paced)
+    client = openai.OpenAI(base_url=url, api_key="x", max_retries=0)
+    chunks = list(client.chat.completions.create(stream=True, **CHAT))  # type: ignore[call-overload]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello, world"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+    import litellm  # imported here: it takes a second or two
+
+    upstream.queue(paced)
+    response = litellm.completion(model="openai/sonnet", api_base=url, api_key="x",
+                                  messages=CHAT["messages"], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in response) == "Hello, world"
+    assert claude_children() == []
