@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from ._completions import new_builder, run_completion, run_stream
 from ._config import Config
+from ._drain import Drain
 from ._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLargeError
 from ._guard import Guard
 from ._health import cli_path, cli_version, health
@@ -85,7 +86,8 @@ async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[An
     return result[0] if result else None
 
 
-def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awaitable[Response]]:
+def _chat_endpoint(config: Config, limiter: Limiter,
+                   drain: Drain) -> Callable[[Request], Awaitable[Response]]:
     async def chat_completions(request: Request) -> Response:
         started = time.monotonic()
         body = await _json_body(request, config)
@@ -93,14 +95,16 @@ def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awai
         stream = bool(body.get("stream"))
         builder = new_builder(chat, config, stream=stream)
         try:
-            await limiter.acquire()
+            with drain.cut_off():
+                await limiter.acquire()
         except ClaudeOpenAIError as exc:
             _log(request, builder, exc.status_code, started, stream)
             raise
         if stream:  # the run slot is released when the stream ends
-            return _stream(request, chat, config, builder, started, limiter.release)
+            return _stream(request, chat, config, builder, started, limiter.release, drain)
         try:
-            done = await _unless_disconnected(request, lambda: run_completion(chat, config))
+            with drain.cut_off():
+                done = await _unless_disconnected(request, lambda: run_completion(chat, config))
         except ClaudeOpenAIError as exc:
             _log(request, builder, exc.status_code, started, False)
             raise
@@ -116,13 +120,13 @@ def _chat_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awai
 
 
 def _stream(request: Request, chat: ChatRequest, config: Config, builder: ResponseBuilder,
-            started: float, release: Callable[[], None]) -> Response:
+            started: float, release: Callable[[], None], drain: Drain) -> Response:
     def end(status: int) -> None:
         release()
         _log(request, builder, status, started, True)
 
     return EventStreamResponse(run_stream(chat, config, builder),
-                               keepalive=config.keepalive_interval, on_end=end)
+                               keepalive=config.keepalive_interval, drain=drain, on_end=end)
 
 
 async def _models(request: Request) -> Response:
@@ -149,10 +153,11 @@ def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Aw
     return health_check
 
 
-def api_routes(config: Config) -> list[BaseRoute]:
+def api_routes(config: Config, drain: Drain | None = None) -> list[BaseRoute]:
     limiter = Limiter(config)  # one per app: it bounds the Claude runs of all its routes
+    drain = drain or Drain(config.shutdown_grace)
     return [
-        Route("/chat/completions", _chat_endpoint(config, limiter), methods=["POST"]),
+        Route("/chat/completions", _chat_endpoint(config, limiter, drain), methods=["POST"]),
         Route("/models", _models, methods=["GET"]),
         Route("/models/{model_id:path}", _model, methods=["GET"]),
         Route("/health", _health_endpoint(config, limiter), methods=["GET"]),
@@ -208,7 +213,8 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
 def create_app(config: Config | None = None) -> Starlette:
     """A standalone app: the routes under ``/v1`` and also at the root."""
     config = config or Config()
-    routes = api_routes(config)  # one set of routes, served at both places
+    drain = Drain(config.shutdown_grace)  # begun by `claude-openai serve` on SIGTERM
+    routes = api_routes(config, drain)  # one set of routes, served at both places
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -219,9 +225,11 @@ def create_app(config: Config | None = None) -> Starlette:
         finally:
             await aclose_pools()  # every Claude process ends with the server
 
-    return Starlette(routes=[Mount("/v1", routes=routes), *routes],
-                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan,
-                     middleware=middleware(config))
+    app = Starlette(routes=[Mount("/v1", routes=routes), *routes],
+                    exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan,
+                    middleware=middleware(config))
+    app.state.drain = drain
+    return app
 
 
 def middleware(config: Config) -> list[Middleware]:

@@ -42,6 +42,8 @@ class Config:
                "else it is ended with a 504 (0: off)")
     keepalive_interval: float = _opt(
         15.0, "seconds without a byte on an open stream before an SSE comment is sent (0: off)")
+    shutdown_grace: float = _opt(
+        8.0, "seconds in-flight requests get to finish after SIGTERM before they are ended")
     max_retries: int = _opt(2, "retries the CLI makes on a failed upstream call")
     log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
     pool_size: int = _opt(4, "most warm Claude processes kept (0 turns the pool off)")
@@ -68,9 +70,10 @@ class Config:
     def __post_init__(self) -> None:
         if self.timeout <= 0:
             raise ValueError("timeout must be greater than 0")
-        if min(self.first_token_timeout, self.idle_timeout, self.keepalive_interval) < 0:
-            raise ValueError("first_token_timeout, idle_timeout and keepalive_interval must be "
-                             "0 or more")
+        if min(self.first_token_timeout, self.idle_timeout, self.keepalive_interval,
+               self.shutdown_grace) < 0:
+            raise ValueError("first_token_timeout, idle_timeout, keepalive_interval and "
+                             "shutdown_grace must be 0 or more")
         if self.max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
         if not 0 <= self.port <= 65535:

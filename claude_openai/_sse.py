@@ -1,4 +1,4 @@
-"""Server-sent events: a small ASGI response that owns keepalive and disconnect handling.
+"""Server-sent events: a small ASGI response that owns keepalive, disconnects and the drain.
 
 The status goes out with the first byte, so it waits for the first chunk: a failure before it
 is a plain JSON error with its real status.  A failure after it is sent in band as
@@ -19,6 +19,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ._drain import Drain, shutting_down
 from ._exceptions import ClaudeOpenAIError
 
 logger = logging.getLogger("claude_openai")
@@ -33,7 +34,8 @@ def encode_event(data: dict[str, Any]) -> bytes:
 
 
 class EventStreamResponse(Response):
-    """Streams ``chunks`` as SSE; a client disconnect cancels them at once.
+    """Streams ``chunks`` as SSE; a client disconnect, or the end of ``drain``'s grace, cancels
+    them at once.
 
     ``on_end(status)`` is called once with 200 (or the error's status), or with 499 when the
     client went away.
@@ -44,6 +46,7 @@ class EventStreamResponse(Response):
         chunks: AsyncGenerator[dict[str, Any], None],
         *,
         keepalive: float = 0.0,
+        drain: Drain | None = None,
         on_end: Callable[[int], None] | None = None,
     ) -> None:
         # Like StreamingResponse: no body, so init_headers() sets no content-length.
@@ -53,6 +56,7 @@ class EventStreamResponse(Response):
         self.init_headers(HEADERS)
         self.chunks = chunks
         self.keepalive = keepalive
+        self.drain = drain or Drain(0.0)
         self.on_end = on_end or (lambda status: None)
         self.status = 499
         self._started = self._finished = False
@@ -77,14 +81,17 @@ class EventStreamResponse(Response):
 
     async def _stream(self) -> None:
         error: ClaudeOpenAIError | None = None
-        try:
-            async for chunk in self.chunks:
-                await self._write(encode_event(chunk))
-        except ClaudeOpenAIError as exc:
-            error = exc
-        except Exception:
-            logger.exception("stream failed")
-            error = ClaudeOpenAIError("The stream failed on the server.")
+        with self.drain.scope() as cut:
+            try:
+                async for chunk in self.chunks:
+                    await self._write(encode_event(chunk))
+            except ClaudeOpenAIError as exc:
+                error = exc
+            except Exception:
+                logger.exception("stream failed")
+                error = ClaudeOpenAIError("The stream failed on the server.")
+        if cut.cancelled_caught:
+            error = shutting_down()
         if error is None:
             self.status = 200
             await self._write(DONE, final=True)

@@ -112,13 +112,14 @@ def test_over_http_the_limits_are_openai_shaped_400s(upstream: FakeUpstream, str
 
 @pytest.mark.parametrize("fields", [
     {"max_messages": 0}, {"max_image_bytes": 0}, {"first_token_timeout": -1},
-    {"idle_timeout": -0.5}, {"keepalive_interval": -1},
+    {"idle_timeout": -0.5}, {"keepalive_interval": -1}, {"shutdown_grace": -1},
 ])
 def test_bad_settings_are_refused(fields: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(fields))):
         Config(**fields)
 
 
-def test_zero_turns_the_optional_timers_off() -> None:
-    config = Config(first_token_timeout=0, idle_timeout=0, keepalive_interval=0)
-    assert config.first_token_timeout == config.idle_timeout == 0
+def test_zero_is_accepted_for_the_optional_timers() -> None:
+    config = Config(first_token_timeout=0, idle_timeout=0, keepalive_interval=0, shutdown_grace=0)
+    assert (config.first_token_timeout, config.idle_timeout, config.keepalive_interval,
+            config.shutdown_grace) == (0, 0, 0, 0)

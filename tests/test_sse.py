@@ -1,15 +1,17 @@
 """The SSE response on its own, over plain ASGI callables: status at the first byte,
-keepalive comments, in-band errors and disconnects."""
+keepalive comments, in-band errors, disconnects, and the drain's cut at shutdown."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any
 
 import anyio
+import pytest
 
-from claude_openai import GatewayTimeoutError, RateLimitError
+from claude_openai import GatewayTimeoutError, RateLimitError, ServiceUnavailableError
+from claude_openai._drain import Drain
 from claude_openai._sse import EventStreamResponse
 
 Chunks = AsyncGenerator[dict[str, Any], None]
@@ -50,7 +52,8 @@ def chunk(text: str) -> dict[str, Any]:
 
 
 def run(make_chunks: Callable[[], Chunks], *, keepalive: float = 0.0,
-        disconnect_after: float | None = None) -> Sent:
+        drain: Drain | None = None, disconnect_after: float | None = None,
+        during: Callable[[], Coroutine[Any, Any, None]] | None = None) -> Sent:
     sent = Sent()
 
     async def main() -> None:
@@ -65,9 +68,13 @@ def run(make_chunks: Callable[[], Chunks], *, keepalive: float = 0.0,
         async def send(message: dict[str, Any]) -> None:
             sent.messages.append((anyio.current_time() - started, message))
 
-        response = EventStreamResponse(make_chunks(), keepalive=keepalive,
+        response = EventStreamResponse(make_chunks(), keepalive=keepalive, drain=drain,
                                        on_end=sent.ended.append)
-        await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
+        async with anyio.create_task_group() as group:
+            if during is not None:
+                group.start_soon(during)
+            await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
+            group.cancel_scope.cancel()
 
     anyio.run(main)
     return sent
@@ -174,3 +181,94 @@ def test_a_disconnect_ends_the_chunks_at_once() -> None:
     sent = run(watched(log, "a"), disconnect_after=0.1, keepalive=0.05)
     assert log == ["closed"] and sent.ended == [499]
     assert sent.messages[-1][0] < 0.2
+
+
+def begin_after(drain: Drain, delay: float) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def begin() -> None:
+        await anyio.sleep(delay)
+        drain.begin()
+
+    return begin
+
+
+def test_the_drain_cuts_a_stream_in_band_after_the_grace() -> None:
+    log: list[str] = []
+    drain = Drain(0.2)
+    sent = run(watched(log, "a"), drain=drain, during=begin_after(drain, 0.1))
+    assert log == ["closed"]
+    error = json.loads(sent.frames[-1][6:])["error"]
+    assert error["code"] == "server_shutting_down" and error["type"] == "server_error"
+    assert sent.frames[0].startswith("data: {") and "data: [DONE]" not in sent.frames
+    assert 0.28 < sent.messages[-1][0] < 0.45  # the grace ran out 0.3 s in
+    assert sent.ended == [503]
+
+
+def test_the_drain_cut_before_the_first_chunk_is_a_503() -> None:
+    drain = Drain(0.05)
+    sent = run(watched([]), drain=drain, during=begin_after(drain, 0.05))
+    assert sent.status == 503
+    assert json.loads(sent.body)["error"]["code"] == "server_shutting_down"
+
+
+def test_a_stream_that_ends_within_the_grace_is_not_cut() -> None:
+    drain = Drain(1.0)
+    sent = run(paced(*[(0.05, str(i)) for i in range(6)]), drain=drain,
+               during=begin_after(drain, 0.05))
+    assert sent.frames[-1] == "data: [DONE]" and sent.ended == [200]
+
+
+# -- the drain on its own -------------------------------------------------------------------
+def test_cut_off_raises_a_503_when_the_grace_ends() -> None:
+    async def main() -> float:
+        drain = Drain(0.1)
+        started = anyio.current_time()
+        with pytest.raises(ServiceUnavailableError) as info:
+            with drain.cut_off():
+                drain.begin()
+                await anyio.sleep(5)
+        assert info.value.code == "server_shutting_down"
+        return anyio.current_time() - started
+
+    assert 0.09 < anyio.run(main) < 0.5
+
+
+def test_work_that_finishes_within_the_grace_is_untouched() -> None:
+    async def main() -> str:
+        drain = Drain(0.5)
+        with drain.cut_off():
+            drain.begin()
+            await anyio.sleep(0.05)
+            return "done"
+
+    assert anyio.run(main) == "done"
+
+
+def test_work_started_after_shutdown_began_shares_the_same_end() -> None:
+    async def main() -> list[float]:
+        drain = Drain(0.2)
+        drain.begin()
+        started = anyio.current_time()
+        ends: list[float] = []
+
+        async def work(delay: float) -> None:
+            await anyio.sleep(delay)
+            with drain.scope() as scope:
+                await anyio.sleep(5)
+            assert scope.cancelled_caught
+            ends.append(anyio.current_time() - started)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(work, 0.0)
+            group.start_soon(work, 0.1)
+        return ends
+
+    assert all(0.19 < end < 0.4 for end in anyio.run(main))
+
+
+def test_without_begin_nothing_is_cut() -> None:
+    async def main() -> bool:
+        with Drain(0.0).scope() as scope:
+            await anyio.sleep(0.05)
+        return scope.cancel_called
+
+    assert anyio.run(main) is False
