@@ -19,6 +19,7 @@ RUN pip install --no-cache-dir . && rm -rf /root/.cache
 USER app
 ENV CLAUDE_OPENAI_HOST=0.0.0.0 CLAUDE_OPENAI_PORT=8000
 EXPOSE 8000
-# The server ends every Claude process when Docker sends SIGTERM (docker stop).
+# On SIGTERM (docker stop) requests in flight get --shutdown-grace (8 s, inside Docker's
+# default 10 s stop timeout) to finish, then the server ends every Claude process.
 STOPSIGNAL SIGTERM
 CMD ["claude-openai", "serve"]

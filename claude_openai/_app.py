@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from ._completions import new_builder, run_completion, run_stream
 from ._config import Config
+from ._drain import Drain
 from ._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLargeError
 from ._guard import Guard
 from ._health import cli_path, cli_version, health
@@ -76,11 +77,11 @@ async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[An
 
 
 def _chat_endpoint(config: Config, limiter: Limiter,
-                   observer: Observer) -> Callable[[Request], Awaitable[Response]]:
+                   observer: Observer, drain: Drain) -> Callable[[Request], Awaitable[Response]]:
     async def chat_completions(request: Request) -> Response:
         trace = Trace(request_id=getattr(request.state, "request_id", None))
         try:
-            return await _answer(request, config, limiter, observer, trace)
+            return await _answer(request, config, limiter, observer, drain, trace)
         except BaseException as exc:  # a stream that failed has already ended its trace
             await observer.fail(trace, exc)
             raise
@@ -89,18 +90,21 @@ def _chat_endpoint(config: Config, limiter: Limiter,
 
 
 async def _answer(request: Request, config: Config, limiter: Limiter, observer: Observer,
-                  trace: Trace) -> Response:
+                  drain: Drain, trace: Trace) -> Response:
     body = trace.body = await _json_body(request, config)
     trace.stream = isinstance(body, dict) and bool(body.get("stream"))  # logged if it is a 400
-    chat = parse_request(body)
+    chat = parse_request(body, config)
     builder = new_builder(chat, config, trace, stream=trace.stream)
-    await limiter.acquire()
+    with drain.cut_off():
+        await limiter.acquire()
     if trace.stream:  # the run slot is released, and the trace ended, with the stream
-        return await _stream(observer.watch(trace, run_stream(chat, config, builder)),
-                             limiter.release)
+        return EventStreamResponse(observer.watch(trace, run_stream(chat, config, builder)),
+                                   keepalive=config.keepalive_interval, drain=drain,
+                                   on_end=lambda status: limiter.release())
     try:
-        done = await _unless_disconnected(
-            request, lambda: run_completion(chat, config, builder, trace))
+        with drain.cut_off():
+            done = await _unless_disconnected(
+                request, lambda: run_completion(chat, config, builder, trace))
     finally:
         limiter.release()
     response = (Response(status_code=CLIENT_GONE) if done is None  # nobody reads it
@@ -108,16 +112,6 @@ async def _answer(request: Request, config: Config, limiter: Limiter, observer: 
     observer.end(trace, response.status_code)
     response.background = BackgroundTask(observer.save, trace)  # once the answer is sent
     return response
-
-
-async def _stream(chunks: AsyncGenerator[dict[str, Any], None],
-                  release: Callable[[], None]) -> Response:
-    try:
-        first = await anext(chunks)
-    except BaseException:
-        release()
-        raise
-    return EventStreamResponse(first, chunks, on_end=lambda status: release())
 
 
 async def _models(request: Request) -> Response:
@@ -153,12 +147,14 @@ def _metrics_endpoint(config: Config, limiter: Limiter,
     return metrics_page
 
 
-def api_routes(config: Config) -> list[BaseRoute]:
+def api_routes(config: Config, drain: Drain | None = None) -> list[BaseRoute]:
     limiter = Limiter(config)  # one per app: it bounds the Claude runs of all its routes
+    drain = drain or Drain(config.shutdown_grace)
     metrics = Metrics() if config.metrics else None
     observer = Observer(config, metrics=metrics, log=True)
     routes: list[BaseRoute] = [
-        Route("/chat/completions", _chat_endpoint(config, limiter, observer), methods=["POST"]),
+        Route("/chat/completions", _chat_endpoint(config, limiter, observer, drain),
+              methods=["POST"]),
         Route("/models", _models, methods=["GET"]),
         Route("/models/{model_id:path}", _model, methods=["GET"]),
         Route("/health", _health_endpoint(config, limiter), methods=["GET"]),
@@ -218,7 +214,8 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
 def create_app(config: Config | None = None) -> Starlette:
     """A standalone app: the routes under ``/v1`` and also at the root."""
     config = config or Config()
-    routes = api_routes(config)  # one set of routes, served at both places
+    drain = Drain(config.shutdown_grace)  # begun by `claude-openai serve` on SIGTERM
+    routes = api_routes(config, drain)  # one set of routes, served at both places
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -229,9 +226,11 @@ def create_app(config: Config | None = None) -> Starlette:
         finally:
             await aclose_pools()  # every Claude process ends with the server
 
-    return Starlette(routes=[Mount("/v1", routes=routes), *routes],
-                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan,
-                     middleware=middleware(config))
+    app = Starlette(routes=[Mount("/v1", routes=routes), *routes],
+                    exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan,
+                    middleware=middleware(config))
+    app.state.drain = drain
+    return app
 
 
 def middleware(config: Config) -> list[Middleware]:

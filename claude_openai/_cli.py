@@ -100,13 +100,11 @@ def check_exposure(config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
     check_exposure(config)
-    import uvicorn
-
     configure_logging(config.log_level)
     from ._app import create_app
+    from ._server import serve
 
-    uvicorn.run(create_app(config), host=config.host, port=config.port,
-                log_level=config.log_level)
+    serve(create_app(config), config)
 
 
 __all__ = ["build_parser", "cast_value", "check_exposure", "configure_logging", "main",

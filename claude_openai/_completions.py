@@ -72,7 +72,7 @@ async def achat_completion(
     config = config or Config()
     observer, trace = Observer(config), Trace(body=dict(request))
     try:
-        chat = parse_request(dict(request))
+        chat = parse_request(dict(request), config)
         builder = new_builder(chat, config, trace, stream=False)
         await run_completion(chat, config, builder, trace)
     except BaseException as exc:
@@ -92,7 +92,7 @@ async def astream_chat_completion(
     config = config or Config()
     observer, trace = Observer(config), Trace(body=dict(request), stream=True)
     try:
-        chat = parse_request(dict(request))
+        chat = parse_request(dict(request), config)
     except BaseException as exc:
         await observer.fail(trace, exc)
         raise

@@ -34,6 +34,16 @@ class Config:
         None, "Claude Code CLI to run (default: the one bundled with the SDK)"
     )
     timeout: float = _opt(600.0, "seconds a request may take before it is ended with a 504")
+    first_token_timeout: float = _opt(
+        300.0, "seconds until the reply's first output (text, thinking or tool arguments), "
+               "else it is ended with a 504 (0: off)")
+    idle_timeout: float = _opt(
+        120.0, "longest silence in seconds between events once the reply is under way, "
+               "else it is ended with a 504 (0: off)")
+    keepalive_interval: float = _opt(
+        15.0, "seconds without a byte on an open stream before an SSE comment is sent (0: off)")
+    shutdown_grace: float = _opt(
+        8.0, "seconds in-flight requests get to finish after SIGTERM before they are ended")
     max_retries: int = _opt(2, "retries the CLI makes on a failed upstream call")
     log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
     metrics: bool = _opt(True, "serve GET /metrics in the Prometheus text format "
@@ -58,6 +68,9 @@ class Config:
     cors_origins: str | None = _opt(None, "origins allowed by CORS (default: CORS off)",
                                     many=True)
     max_body_bytes: int = _opt(33554432, "largest request body accepted (413 above it)")
+    max_messages: int = _opt(2048, "most messages in one request (400 above it)")
+    max_image_bytes: int = _opt(
+        5242880, "largest image in a request, in decoded bytes of its data: URL (400 above it)")
     max_concurrent: int = _opt(8, "most Claude runs at once; more requests wait in the queue")
     max_queue: int = _opt(64, "most requests waiting for a run (429 beyond it)")
     queue_timeout: float = _opt(30.0, "seconds a request may wait for a run (then 429)")
@@ -65,6 +78,10 @@ class Config:
     def __post_init__(self) -> None:
         if self.timeout <= 0:
             raise ValueError("timeout must be greater than 0")
+        if min(self.first_token_timeout, self.idle_timeout, self.keepalive_interval,
+               self.shutdown_grace) < 0:
+            raise ValueError("first_token_timeout, idle_timeout, keepalive_interval and "
+                             "shutdown_grace must be 0 or more")
         if self.max_retries < 0:
             raise ValueError("max_retries must be 0 or more")
         if not 0 <= self.port <= 65535:
@@ -75,6 +92,8 @@ class Config:
             raise ValueError("max_concurrent must be 1+, max_queue 0+, queue_timeout above 0")
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be at least 1024")
+        if self.max_messages < 1 or self.max_image_bytes < 1:
+            raise ValueError("max_messages and max_image_bytes must be 1 or more")
         if self.pool_idle_timeout <= 0:
             raise ValueError("pool_idle_timeout must be greater than 0")
         if self.log_level not in LOG_LEVELS:

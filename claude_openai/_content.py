@@ -53,7 +53,7 @@ def text_of(content: Any, where: str) -> str:
     return "\n".join(texts)
 
 
-def user_blocks(content: Any, where: str) -> list[Block]:
+def user_blocks(content: Any, where: str, *, max_image_bytes: int) -> list[Block]:
     blocks: list[Block] = []
     for j, part in enumerate(_parts(content, where)):
         param = f"{where}.content[{j}]"
@@ -63,7 +63,8 @@ def user_blocks(content: Any, where: str) -> list[Block]:
             if text:
                 blocks.append({"type": "text", "text": text})
         elif kind == "image_url":
-            blocks.append(image_block(part.get("image_url"), f"{param}.image_url"))
+            blocks.append(image_block(part.get("image_url"), f"{param}.image_url",
+                                      max_bytes=max_image_bytes))
         else:
             raise _fail(f"'{param}.type' '{kind}' is not supported: use text or image_url.",
                         f"{param}.type", "unsupported_content")
@@ -86,18 +87,18 @@ def assistant_blocks(content: Any, where: str) -> list[Block]:
     return blocks
 
 
-def image_block(image_url: Any, param: str) -> Block:
+def image_block(image_url: Any, param: str, *, max_bytes: int) -> Block:
     url = image_url.get("url") if isinstance(image_url, dict) else image_url
     if not isinstance(url, str) or not url:
         raise _fail(f"'{param}.url' must be a string.", f"{param}.url", "invalid_type")
     if url.startswith("data:"):
-        return {"type": "image", "source": _data_url(url, f"{param}.url")}
+        return {"type": "image", "source": _data_url(url, f"{param}.url", max_bytes)}
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
     raise _fail(f"'{param}.url' must be an http(s) URL or a base64 data: URL.", f"{param}.url")
 
 
-def _data_url(url: str, param: str) -> dict[str, str]:
+def _data_url(url: str, param: str, max_bytes: int) -> dict[str, str]:
     header, sep, data = url[5:].partition(",")
     media_type, _, encoding = header.partition(";")
     if not sep or encoding != "base64":
@@ -105,8 +106,18 @@ def _data_url(url: str, param: str) -> dict[str, str]:
     if media_type not in IMAGE_TYPES:
         raise _fail(f"'{param}' has media type '{media_type}'; use one of "
                     f"{', '.join(IMAGE_TYPES)}.", param, "unsupported_image")
+    size = decoded_size(data)
+    if size > max_bytes:  # checked before decoding: a huge image costs no work
+        raise _fail(f"'{param}' holds an image of {size} bytes; this server accepts images of "
+                    f"up to {max_bytes} bytes (max_image_bytes).", param, "image_too_large")
     try:
         base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise _fail(f"'{param}' holds invalid base64 data.", param) from None
     return {"type": "base64", "media_type": media_type, "data": data}
+
+
+def decoded_size(data: str) -> int:
+    """The bytes that valid, padded base64 ``data`` decodes to (without decoding it)."""
+    padding = len(data[-2:]) - len(data[-2:].rstrip("="))
+    return len(data) // 4 * 3 - padding

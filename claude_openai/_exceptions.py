@@ -8,8 +8,10 @@ ClaudeOpenAIError                500 server_error
 ├── RateLimitError               429 rate_limit_error       upstream 429 (Retry-After when known)
 ├── UpstreamError                502 server_error           any other upstream or CLI failure
 │   └── UpstreamAuthError        502 server_error           code=upstream_authentication_failed
-├── ServiceUnavailableError      503 server_error           CLI missing, upstream overloaded (529)
-└── GatewayTimeoutError          504 server_error           the request passed Config.timeout
+├── ServiceUnavailableError      503 server_error           CLI missing, upstream overloaded (529),
+│                                                           server shutting down
+└── GatewayTimeoutError          504 server_error           timeout, first_token_timeout or
+                                                            idle_timeout passed (code names it)
 """
 
 from __future__ import annotations

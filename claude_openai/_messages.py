@@ -49,10 +49,13 @@ def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidReque
     return InvalidRequestError(message, param=param, code=code)
 
 
-def parse_messages(messages: Any) -> Conversation:
+def parse_messages(messages: Any, *, max_messages: int, max_image_bytes: int) -> Conversation:
     if not isinstance(messages, list) or not messages:
         raise _fail("'messages' must be a non-empty array.", "messages",
                     "invalid_type" if not isinstance(messages, list) else "empty_array")
+    if len(messages) > max_messages:
+        raise _fail(f"'messages' holds {len(messages)} messages; this server accepts up to "
+                    f"{max_messages} (max_messages).", "messages", "array_above_max_length")
     system: list[str] = []
     turns: list[Turn] = []
     calls = _Calls()
@@ -66,7 +69,8 @@ def parse_messages(messages: Any) -> Conversation:
         if role in ("system", "developer"):
             system.append(text_of(message.get("content"), where))
         elif role == "user":
-            _append(turns, Turn("user", user_blocks(message.get("content"), where)))
+            _append(turns, Turn("user", user_blocks(message.get("content"), where,
+                                                    max_image_bytes=max_image_bytes)))
         elif role == "assistant":
             _append(turns, Turn("assistant", _assistant(message, i, calls)))
         else:

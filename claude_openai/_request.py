@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._config import Config
 from ._content import Block
 from ._exceptions import InvalidRequestError
 from ._messages import Turn, parse_messages
@@ -42,12 +43,17 @@ def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidReque
     return InvalidRequestError(message, param=param, code=code)
 
 
-def parse_request(body: Any) -> ChatRequest:
-    """Validate ``body``, the JSON a client posts; raise `InvalidRequestError` naming the param."""
+def parse_request(body: Any, config: Config | None = None) -> ChatRequest:
+    """Validate ``body``, the JSON a client posts; raise `InvalidRequestError` naming the param.
+
+    ``config`` supplies the limits (``max_messages``, ``max_image_bytes``); default `Config()`.
+    """
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.", code="invalid_type")
     _check_policy(body)
-    conversation = parse_messages(body.get("messages"))
+    limits = config or Config()
+    conversation = parse_messages(body.get("messages"), max_messages=limits.max_messages,
+                                  max_image_bytes=limits.max_image_bytes)
     turns = conversation.turns
     continues = conversation.continues_tool_turn
     model = body.get("model")

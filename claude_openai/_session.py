@@ -33,9 +33,10 @@ from claude_agent_sdk import (
 )
 
 from ._config import Config
-from ._exceptions import GatewayTimeoutError, ServiceUnavailableError, UpstreamError
+from ._exceptions import ServiceUnavailableError, UpstreamError
 from ._options import agent_options, new_session_id, prompt_message
 from ._request import ChatRequest
+from ._timeouts import is_output, next_limit, timeout_error
 from ._transcript import transcript_entries
 
 logger = logging.getLogger("claude_openai")
@@ -45,20 +46,34 @@ INTERRUPT_GRACE = 1.0  # seconds an interrupt may take before the process is kil
 
 @dataclasses.dataclass
 class Run:
-    """One request's run on one process: its deadline and the CLI's recent stderr."""
+    """One request's run on one process: its time limits and the CLI's recent stderr."""
 
     config: Config
     stderr: deque[str]
-    deadline: float = dataclasses.field(default=0.0)
+    started: float = dataclasses.field(default=0.0)
+    output_seen: bool = False
 
     def __post_init__(self) -> None:
-        self.deadline = anyio.current_time() + self.config.timeout
+        self.started = anyio.current_time()
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
-        """The SDK's errors translated, and the request's deadline enforced."""
-        with sdk_errors(self.stderr, self.config), _deadline(self.deadline, self.config):
+        """The SDK's errors translated, and the run's time limits enforced (see _timeouts)."""
+        with sdk_errors(self.stderr, self.config), self._limited():
             yield
+
+    def observe(self, message: Message) -> None:
+        self.output_seen = self.output_seen or is_output(message)
+
+    @contextlib.contextmanager
+    def _limited(self) -> Iterator[None]:
+        now = anyio.current_time()
+        limit = next_limit(self.config, self.started, now, self.output_seen)
+        try:
+            with anyio.fail_after(max(limit.at - now, 0)):
+                yield
+        except TimeoutError:
+            raise timeout_error(limit) from None
 
 
 async def drive(client: ClaudeSDKClient, run: Run) -> AsyncGenerator[Message, None]:
@@ -75,6 +90,7 @@ async def drive(client: ClaudeSDKClient, run: Run) -> AsyncGenerator[Message, No
                 return
             if _cut_at_max_tokens(message):
                 await client.interrupt()
+        run.observe(message)
         yield message
         if isinstance(message, ResultMessage):
             return
@@ -165,18 +181,6 @@ def stderr_sink(lines: deque[str]) -> Any:
         logger.debug("claude: %s", line)
 
     return sink
-
-
-@contextlib.contextmanager
-def _deadline(deadline: float, config: Config) -> Iterator[None]:
-    try:
-        with anyio.fail_after(max(deadline - anyio.current_time(), 0)):
-            yield
-    except TimeoutError:
-        raise GatewayTimeoutError(
-            f"The request took longer than the configured timeout of {config.timeout:g} s.",
-            code="timeout",
-        ) from None
 
 
 @contextlib.contextmanager

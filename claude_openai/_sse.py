@@ -1,8 +1,11 @@
-"""Server-sent events: a small ASGI response that owns disconnect handling.
+"""Server-sent events: a small ASGI response that owns keepalive, disconnects and the drain.
 
-The status is fixed at the first byte, so the caller primes the first chunk before building this
-response: start-up failures still get a real HTTP status.  A failure after that is sent in band
-as ``data: {"error": ...}`` with no ``[DONE]``, so a truncated answer never looks complete.
+The status goes out with the first byte, so it waits for the first chunk: a failure before it
+is a plain JSON error with its real status.  A failure after it is sent in band as
+``data: {"error": ...}`` with no ``[DONE]``, so a truncated answer never looks complete.
+While nothing else is sent for ``keepalive`` seconds, a comment line (``: keepalive``) goes out,
+which clients ignore; the first one commits the response to 200, so that a long wait for the
+first token is not mistaken for a dead connection by a proxy or a client's read timeout.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ._drain import Drain, shutting_down
 from ._exceptions import ClaudeOpenAIError
 
 logger = logging.getLogger("claude_openai")
 
 DONE = b"data: [DONE]\n\n"
+KEEPALIVE = b": keepalive\n\n"
 HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
 
 
@@ -29,16 +34,19 @@ def encode_event(data: dict[str, Any]) -> bytes:
 
 
 class EventStreamResponse(Response):
-    """Streams ``first`` then ``rest`` as SSE; a client disconnect cancels ``rest`` at once.
+    """Streams ``chunks`` as SSE; a client disconnect, or the end of ``drain``'s grace, cancels
+    them at once.
 
-    ``on_end(status, error)`` is called once with 200 (or the in-band error's status), or
-    with 499 when the client went away.
+    ``on_end(status)`` is called once with 200 (or the error's status), or with 499 when the
+    client went away.
     """
 
     def __init__(
         self,
-        first: dict[str, Any],
-        rest: AsyncGenerator[dict[str, Any], None],
+        chunks: AsyncGenerator[dict[str, Any], None],
+        *,
+        keepalive: float = 0.0,
+        drain: Drain | None = None,
         on_end: Callable[[int], None] | None = None,
     ) -> None:
         # Like StreamingResponse: no body, so init_headers() sets no content-length.
@@ -46,47 +54,82 @@ class EventStreamResponse(Response):
         self.media_type = "text/event-stream"
         self.background = None
         self.init_headers(HEADERS)
-        self.first = first
-        self.rest = rest
+        self.chunks = chunks
+        self.keepalive = keepalive
+        self.drain = drain or Drain(0.0)
         self.on_end = on_end or (lambda status: None)
         self.status = 499
+        self._started = self._finished = False
+        self._last_sent = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._send, self._lock = send, anyio.Lock()
+        self._last_sent = anyio.current_time()
         try:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": self.raw_headers})
             async with anyio.create_task_group() as group:
                 group.start_soon(self._watch_disconnect, receive, group.cancel_scope)
-                await self._send_all(send)
+                if self.keepalive > 0:
+                    group.start_soon(self._keep_alive)
+                await self._stream()
                 group.cancel_scope.cancel()
         except OSError:  # the client went away while we were writing
             pass
         finally:
             with anyio.CancelScope(shield=True):
-                await self.rest.aclose()
+                await self.chunks.aclose()
             self.on_end(self.status)
 
-    async def _send_all(self, send: Send) -> None:
-        await send({"type": "http.response.body", "body": encode_event(self.first),
-                    "more_body": True})
-        try:
-            async for chunk in self.rest:
-                await send({"type": "http.response.body", "body": encode_event(chunk),
-                            "more_body": True})
-        except ClaudeOpenAIError as exc:
-            self.status = exc.status_code
-            await send({"type": "http.response.body", "body": encode_event(exc.to_dict()),
-                        "more_body": False})
+    async def _stream(self) -> None:
+        error: ClaudeOpenAIError | None = None
+        with self.drain.scope() as cut:
+            try:
+                async for chunk in self.chunks:
+                    await self._write(encode_event(chunk))
+            except ClaudeOpenAIError as exc:
+                error = exc
+            except Exception:
+                logger.exception("stream failed")
+                error = ClaudeOpenAIError("The stream failed on the server.")
+        if cut.cancelled_caught:
+            error = shutting_down()
+        if error is None:
+            self.status = 200
+            await self._write(DONE, final=True)
             return
-        except Exception:
-            logger.exception("stream failed")
-            self.status = 500
-            error = ClaudeOpenAIError("The stream failed on the server.").to_dict()
-            await send({"type": "http.response.body", "body": encode_event(error),
-                        "more_body": False})
-            return
-        self.status = 200
-        await send({"type": "http.response.body", "body": DONE, "more_body": False})
+        self.status = error.status_code
+        async with self._lock:
+            if not self._started:  # nothing sent yet: a plain error, with its real status
+                await self._send_error(error)
+                return
+        await self._write(encode_event(error.to_dict()), final=True)
+
+    async def _write(self, body: bytes, *, final: bool = False) -> None:
+        async with self._lock:
+            if self._finished:
+                return
+            if not self._started:
+                await self._send({"type": "http.response.start", "status": 200,
+                                  "headers": self.raw_headers})
+                self._started = True
+            await self._send({"type": "http.response.body", "body": body, "more_body": not final})
+            self._finished = final
+            self._last_sent = anyio.current_time()
+
+    async def _send_error(self, error: ClaudeOpenAIError) -> None:
+        body = json.dumps(error.to_dict()).encode()
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode()),
+                   *[(k.lower().encode(), v.encode()) for k, v in error.headers.items()]]
+        await self._send({"type": "http.response.start", "status": error.status_code,
+                          "headers": headers})
+        await self._send({"type": "http.response.body", "body": body})
+        self._started = self._finished = True
+
+    async def _keep_alive(self) -> None:
+        while not self._finished:
+            await anyio.sleep(self._last_sent + self.keepalive - anyio.current_time())
+            if anyio.current_time() - self._last_sent >= self.keepalive:
+                await self._write(KEEPALIVE)
 
     @staticmethod
     async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

@@ -36,6 +36,10 @@ class Reply:
     error_type: str = "api_error"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds between stream events
+    first_delay: float = 0.0  # seconds before the first stream event (message_start)
+    pause_after: int | None = None  # after this many text deltas, pause ``pause`` seconds
+    pause: float = 0.0
+    thinking: list[str] = field(default_factory=list)  # thinking deltas before the text
     model: str | None = None  # None: the model the request named
     fail_after: int | None = None  # send this many deltas, then an SSE error event
     # tool_use blocks after the text: {"name": ..., "input": {...}, "id": optional}
@@ -59,8 +63,13 @@ DEFAULT_USAGE = {
 }
 
 
+# Blocks the CLI adds to a user message on its own: reminders, and the record of a /clear.
+CLI_BLOCKS = ("<system-reminder>", "<local-command-caveat>", "<command-name>",
+              "<local-command-stdout>")
+
+
 def last_user_text(body: dict[str, Any]) -> str:
-    """All text of the last user message, without the CLI's ``<system-reminder>`` blocks."""
+    """All text of the last user message, without the blocks the CLI adds (``CLI_BLOCKS``)."""
     for message in reversed(body.get("messages", [])):
         if message.get("role") != "user":
             continue
@@ -70,7 +79,8 @@ def last_user_text(body: dict[str, Any]) -> str:
         texts = [
             block.get("text", "")
             for block in content
-            if block.get("type") == "text" and "<system-reminder>" not in block.get("text", "")
+            if block.get("type") == "text"
+            and not any(mark in block.get("text", "") for mark in CLI_BLOCKS)
         ]
         return "\n".join(texts)
     return ""
@@ -134,6 +144,8 @@ class FakeUpstream:
         self.port = 0
         self.sent_deltas: list[int] = []  # text deltas actually sent, per streamed call
         self.send_times: list[tuple[float, float]] = []  # first and last delta, per call
+        self.completed: list[bool] = []  # per streamed call: was it sent to the end?
+        self.closed_at: list[float] = []  # per streamed call: when it ended (or was dropped)
 
     # -- test API ---------------------------------------------------------------------------
     @property
@@ -150,6 +162,8 @@ class FakeUpstream:
             self.requests.clear()
             self.sent_deltas.clear()
             self.send_times.clear()
+            self.completed.clear()
+            self.closed_at.clear()
 
     @property
     def calls(self) -> list[dict[str, Any]]:
@@ -229,7 +243,21 @@ class FakeUpstream:
         with self._lock:
             self.sent_deltas.append(0)
             self.send_times.append((0.0, 0.0))
+            self.completed.append(False)
+            self.closed_at.append(0.0)
             call = len(self.sent_deltas) - 1
+        try:
+            async for event in self._events(model, deltas, stop, stop_seq, usage, output_tokens,
+                                            reply, call):
+                yield event
+            self.completed[call] = True
+        finally:  # also when the client drops the connection (the generator is cancelled)
+            self.closed_at[call] = time.monotonic()
+
+    async def _events(self, model: str, deltas: list[str], stop: str, stop_seq: str | None,
+                      usage: dict[str, int], output_tokens: int, reply: Reply, call: int) -> Any:
+        if reply.first_delay:
+            await anyio.sleep(reply.first_delay)
         start = {
             "type": "message_start",
             "message": {
@@ -239,26 +267,35 @@ class FakeUpstream:
             },
         }
         yield _sse(start)
+        text_index = 0
+        if reply.thinking:
+            text_index = 1
+            for event in _thinking_events(reply.thinking):
+                if reply.delay and event["type"] == "content_block_delta":
+                    await anyio.sleep(reply.delay)
+                yield _sse(event)
         text_block = bool(deltas) or not reply.tools
         if text_block:
-            yield _sse({"type": "content_block_start", "index": 0,
+            yield _sse({"type": "content_block_start", "index": text_index,
                         "content_block": {"type": "text", "text": ""}})
         for i, d in enumerate(deltas):
             if reply.fail_after is not None and i == reply.fail_after:
                 yield _sse({"type": "error",
                             "error": {"type": "overloaded_error", "message": "fake mid-stream"}})
                 return
+            if reply.pause_after is not None and i == reply.pause_after:
+                await anyio.sleep(reply.pause)
             if reply.delay:
                 await anyio.sleep(reply.delay)
-            yield _sse({"type": "content_block_delta", "index": 0,
+            yield _sse({"type": "content_block_delta", "index": text_index,
                         "delta": {"type": "text_delta", "text": d}})
             self.sent_deltas[call] += 1
             first = self.send_times[call][0] or time.monotonic()
             self.send_times[call] = (first, time.monotonic())
         if text_block:
-            yield _sse({"type": "content_block_stop", "index": 0})
+            yield _sse({"type": "content_block_stop", "index": text_index})
         for i, tool in enumerate(reply.tools):
-            for event in _tool_events(tool, i, int(text_block) + i):
+            for event in _tool_events(tool, i, text_index + int(text_block) + i):
                 if reply.delay:
                     await anyio.sleep(reply.delay)
                 yield _sse(event)
@@ -266,6 +303,19 @@ class FakeUpstream:
                     "delta": {"stop_reason": stop, "stop_sequence": stop_seq},
                     "usage": {"output_tokens": output_tokens}})
         yield _sse({"type": "message_stop"})
+
+
+def _thinking_events(pieces: list[str]) -> list[dict[str, Any]]:
+    """A thinking block at index 0: its deltas, then the signature the real API closes it with."""
+    return [
+        {"type": "content_block_start", "index": 0,
+         "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+        *[{"type": "content_block_delta", "index": 0,
+           "delta": {"type": "thinking_delta", "thinking": p}} for p in pieces],
+        {"type": "content_block_delta", "index": 0,
+         "delta": {"type": "signature_delta", "signature": "fake-signature"}},
+        {"type": "content_block_stop", "index": 0},
+    ]
 
 
 def _tool_id(tool: dict[str, Any], i: int) -> str:
