@@ -58,7 +58,7 @@ class Config:
         100, "requests a warm process serves, each after a /clear, before it is replaced "
              "(1: a new process for every request)")
     pool_prime: bool = _opt(
-        True, "prime each spare with one throwaway request to a local stand-in API, so its "
+        True, "prime each new spare with two throwaway queries to a local stand-in API, so its "
               "first real request is as fast as later ones (only when ANTHROPIC_BASE_URL is set)")
     api_key: str | None = _opt(
         None, "API key(s) clients must send as 'Authorization: Bearer <key>'", many=True)
