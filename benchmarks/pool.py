@@ -4,11 +4,11 @@ Real bundled Claude Code CLI against the tests' fake Anthropic API on 127.0.0.1 
 no network).  Each figure is a median over N runs, and every ratio is taken inside this one run,
 so the machine's noise cancels out.  It prints a table with the issue's targets.
 
-    python benchmarks/pool.py [N] [--reuse]   # N runs per measurement, default 7
+    python benchmarks/pool.py [N] [--fresh] [--no-prime]   # N runs per figure, default 7
 
-By default each warm process serves one request (the package default), primed by one throwaway
-query to a local stand-in API (``pool_prime``).  ``--reuse`` measures ``pool_max_requests=1000``:
-processes are reused after ``/clear``.  ``--no-prime`` turns priming off.
+The package defaults: warm processes reused after ``/clear`` (``pool_max_requests=100``), new
+ones primed with throwaway queries to a local stand-in API (``pool_prime``).  ``--fresh``
+measures ``pool_max_requests=1`` (a new process per request); ``--no-prime`` turns priming off.
 
 (b) times requests with a raw keep-alive socket client, so the figure is the server's, not an
 HTTP client library's.  (c) runs twice: with the fake answering like a model (30 deltas 20 ms
@@ -50,13 +50,13 @@ ASK = {"messages": [{"role": "user", "content": "hello"}]}
 COLD = Config(max_retries=0, pool_size=0)
 
 
-REUSE = "--reuse" in sys.argv
+FRESH = "--fresh" in sys.argv
 PRIME = "--no-prime" not in sys.argv
 
 
 def warm(n: int) -> Config:
     return Config(max_retries=0, pool_size=n, pool_spares=n, pool_prime=PRIME,
-                  pool_max_requests=1000 if REUSE else 1)
+                  pool_max_requests=1 if FRESH else 100)
 
 
 async def ready(config: Config, idle: int) -> None:
@@ -65,12 +65,6 @@ async def ready(config: Config, idle: int) -> None:
     with anyio.fail_after(120):
         while len(pool.idle) < idle or pool.starting:
             await anyio.sleep(0.02)
-        if REUSE and not pool.counts["warm"]:  # prime every process with one request
-            async with anyio.create_task_group() as group:
-                for _ in range(idle):
-                    group.start_soon(timed, config)
-            while len(pool.idle) < idle or pool.starting:
-                await anyio.sleep(0.02)
 
 
 async def timed(config: Config, request: dict[str, Any] = ASK) -> tuple[float, float]:
@@ -154,8 +148,6 @@ async def overhead(runs: int, port: int = 8765) -> dict[str, float]:
                         break
                 await anyio.sleep(0.1)
         with socket.create_connection(("127.0.0.1", port)) as sock:
-            if REUSE:
-                _raw_post(sock, "/v1/chat/completions", body)
             for _ in range(runs):
                 await anyio.sleep(0.8)  # the server's spare is ready again
                 http.append(_raw_post(sock, "/v1/chat/completions", body))
@@ -270,7 +262,7 @@ async def main(runs: int) -> None:
     ttft_ratio = lat["warm_ttft"] / lat["direct_ttft"]
     overhead_ms = over["overhead"] * ms
     stream_ratio = stream["client_window"] / stream["upstream_window"]
-    mode = "reused after /clear (--reuse)" if REUSE else "one request per process (default)"
+    mode = "a new process per request (--fresh)" if FRESH else "reused after /clear (default)"
     mode += ", primed" if PRIME else ", not primed (--no-prime)"
     print(f"runs per figure: {runs}; warm processes: {mode}; {os.cpu_count()} cores, "
           f"{sys.platform}")
