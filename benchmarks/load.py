@@ -1,8 +1,9 @@
 """Load: 50 concurrent requests against `claude-openai serve`, 10 of them leaving mid-stream.
 
 Real bundled CLI against the tests' fake Anthropic API on 127.0.0.1 (no credentials, no
-network).  Reports failures, wall time, the server tree's memory (idle, peak, after) and
-whether any Claude process outlives the server.  Bounded: one round, then it stops.
+network).  Reports failures, wall time, the server tree's memory (idle, peak, just after, and
+once the pool's idle processes have expired: ``--pool-idle-timeout`` is 8 s here) and whether
+any Claude process outlives the server.  Bounded: one round, then it stops.
 
     python benchmarks/load.py [--requests 50] [--leavers 10]
 """
@@ -26,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from fake_upstream import FakeUpstream, Reply  # noqa: E402
 from servers import children_of, rss_mb  # noqa: E402
+
+IDLE_TIMEOUT = 8  # seconds: the server's --pool-idle-timeout
 
 
 def tree_mb(pid: int) -> float:
@@ -86,7 +89,8 @@ def main() -> None:
         port = sock.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "claude_openai", "serve", "--port",
                                str(port), "--max-retries", "0", "--max-queue", "64",
-                               "--queue-timeout", "120", "--log-level", "warning"],
+                               "--queue-timeout", "120", "--log-level", "warning",
+                               "--pool-idle-timeout", str(IDLE_TIMEOUT)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
@@ -101,6 +105,8 @@ def main() -> None:
         time.sleep(3)  # refills settle
         after = tree_mb(server.pid)
         clis = children_of(server.pid)
+        time.sleep(IDLE_TIMEOUT + 4)  # idle warm processes expire (the reaper looks every 2 s)
+        expired = tree_mb(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -115,7 +121,8 @@ def main() -> None:
           f"failed: {len(failed)} {sorted(set(failed))}")
     print(f"wall time: {result['wall']:.2f} s")
     print(f"server tree RSS: idle {idle:.0f} MB, peak {result['peak']:.0f} MB, "
-          f"after {after:.0f} MB ({after / idle:.2f}x idle)")
+          f"just after {after:.0f} MB ({after / idle:.2f}x idle; the pool keeps its warm "
+          f"processes), after the idle timeout {expired:.0f} MB ({expired / idle:.2f}x idle)")
     print(f"Claude processes left after SIGTERM: {len(left_over)}")
 
 

@@ -257,7 +257,11 @@ class Pool:
     def _refill(self) -> None:
         """Keep ``pool_spares`` idle processes ready for the key the last request used."""
         key = self._last_key
-        ready = sum(1 for p in self.idle if p.key == key and p.held is None)
+        returning = [p for p in self.busy
+                     if p.served + 1 < self.config.pool_max_requests and p.held is None]
+        # idle, cleared and back in a moment, or on the way: a spare each
+        ready = (sum(1 for p in [*self.idle, *returning] if p.key == key and p.held is None)
+                 + self.starting_keys[key])
         for _ in range(max(0, min(self.config.pool_spares - ready,
                                   self.config.pool_size - self.size))):
             self._counted(key, spare=1, change=1)  # now: a request may wait for this spare
