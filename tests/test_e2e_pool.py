@@ -203,6 +203,32 @@ def test_the_sync_functions_reuse_warm_processes(upstream: FakeUpstream) -> None
     assert claude_children() == []
 
 
+def test_requests_in_a_row_reuse_one_process(upstream: FakeUpstream) -> None:
+    # Default reuse: each request waits the few ms for the last one's /clear, and no extra
+    # process is started beside it (they would only compete for the CPU).
+    config = pooled(pool_size=4, pool_max_requests=100)
+
+    async def main() -> dict[str, int]:
+        try:
+            await ready(config)
+            for i in range(5):
+                done = await achat_completion(
+                    {"messages": [{"role": "user", "content": f"turn {i}"}]}, config=config)
+                assert done["choices"][0]["message"]["content"] == f"ECHO: turn {i}"
+            await anyio.sleep(0.3)  # past the upkeep delay: any extra start has begun
+            pool = pool_for(config)
+            assert pool.size == 1, pool.state()
+            return dict(pool.counts)
+        finally:
+            await aclose_pools()
+
+    counts = anyio.run(main)
+    assert counts["warm"] == 5 and counts["started"] == 1, counts
+    assert not counts.get("spawned_for_request") and not counts.get("cold"), counts
+    users = [[m for m in call["messages"] if m["role"] == "user"] for call in upstream.calls]
+    assert [len(turns) for turns in users] == [1] * 5
+
+
 def test_health_shows_the_pool(upstream: FakeUpstream) -> None:
     with TestClient(create_app(pooled())) as client:
         client.post("/v1/chat/completions", json={"messages": [
