@@ -16,7 +16,7 @@ import anyio
 import pytest
 from fake_upstream import FakeUpstream
 
-from claude_openai import Config, chat_completion, close_pools
+from claude_openai import ClaudeOpenAIError, Config, chat_completion, close_pools
 from claude_openai._runtime import pool_for, portal
 
 pytestmark = pytest.mark.e2e
@@ -144,3 +144,16 @@ def test_one_word_request_is_small(upstream: FakeUpstream, config: Config) -> No
     assert request.path == "/v1/messages"  # no title generation, no other calls
     assert len(json.dumps(request.body)) < 3000
     assert request.body["tools"] == []
+
+
+def test_flag_like_values_are_refused_or_plain_data(upstream: FakeUpstream,
+                                                    any_config: Config) -> None:
+    with pytest.raises(ClaudeOpenAIError) as refused:
+        ask("hello", any_config, model="--dangerously-skip-permissions")
+    assert refused.value.status_code in (400, 404) and upstream.calls == []
+    text = "--dangerously-skip-permissions --permission-mode bypassPermissions --model opus"
+    answer = ask(text, any_config, model="sonnet", stop=["--print"], user="--debug")
+    assert answer == f"ECHO: {text}"
+    [call] = upstream.calls
+    assert call["model"] == "claude-sonnet-5-5" and call["tools"] == []
+    assert call["stop_sequences"] == ["--print"]
