@@ -127,13 +127,14 @@ class Pool:
         on a new process that resumes it and is kept for the turn after."""
         held = fingerprint(request, self.config, request.history)
         proc = next((p for p in self.idle if p.held == held and alive(p.client)), None)
+        run = Run(self.config, deque())  # its clocks start now, a resume's start-up included
         if proc is not None:
             self.idle.remove(proc)
             self.counts["sticky"] += 1
         elif self.size < self.config.pool_size or self._evict():
             self.starting += 1
             try:
-                with Run(self.config, deque()).guard():  # a failed start maps to its HTTP error
+                with run.guard():  # a failed start maps to its HTTP error
                     proc = await self._connect(request.system, resume=request)
             finally:
                 self.starting -= 1
@@ -147,7 +148,7 @@ class Pool:
         self.busy.add(proc)
         answer = Answer()
         try:
-            run = Run(self.config, proc.stderr)
+            run.stderr = proc.stderr
             with run.guard():  # its settings are the request's own (see fingerprint)
                 await proc.client.query(single(prompt_message(request.prompt or [])))
             async with aclosing(drive(proc.client, run)) as messages:
