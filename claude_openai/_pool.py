@@ -145,6 +145,7 @@ class Pool:
                 async for message in messages:
                     yield message
             return
+        proc.held = proc.held or "(resumed, answering)"  # never a clean spare (see _refill)
         self.busy.add(proc)
         answer = Answer()
         try:
