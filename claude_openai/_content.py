@@ -7,6 +7,7 @@ import binascii
 from typing import Any
 
 from ._exceptions import InvalidRequestError
+from ._image_size import MAX_SIDE, image_size
 
 Block = dict[str, Any]
 
@@ -111,9 +112,13 @@ def _data_url(url: str, param: str, max_bytes: int) -> dict[str, str]:
         raise _fail(f"'{param}' holds an image of {size} bytes; this server accepts images of "
                     f"up to {max_bytes} bytes (max_image_bytes).", param, "image_too_large")
     try:
-        base64.b64decode(data, validate=True)
+        image = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise _fail(f"'{param}' holds invalid base64 data.", param) from None
+    size_px = image_size(image)
+    if size_px is not None and max(size_px) > MAX_SIDE:  # refused before anything decodes it
+        raise _fail(f"'{param}' holds an image of {size_px[0]} x {size_px[1]} px; the largest "
+                    f"side the API accepts is {MAX_SIDE} px.", param, "image_too_large")
     return {"type": "base64", "media_type": media_type, "data": data}
 
 

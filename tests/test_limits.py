@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from claude_openai import Config, InvalidRequestError, chat_completion, create_app
 from claude_openai._content import decoded_size
+from claude_openai._image_size import image_size
 from claude_openai._request import parse_request
 
 
@@ -123,3 +124,56 @@ def test_zero_is_accepted_for_the_optional_timers() -> None:
     config = Config(first_token_timeout=0, idle_timeout=0, keepalive_interval=0, shutdown_grace=0)
     assert (config.first_token_timeout, config.idle_timeout, config.keepalive_interval,
             config.shutdown_grace) == (0, 0, 0, 0)
+
+
+def jpeg(width: int, height: int) -> bytes:
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = (b"\xff\xc0\x00\x11\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big")
+           + b"\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01")
+    return b"\xff\xd8" + app0 + b"\xff\xff" + sof + b"\xff\xd9"
+
+
+def webp(chunk: bytes, width: int, height: int) -> bytes:
+    if chunk == b"VP8 ":
+        body = b"\x00" * 3 + b"\x9d\x01\x2a" + width.to_bytes(2, "little") + height.to_bytes(
+            2, "little")
+    elif chunk == b"VP8L":
+        bits = (width - 1) | (height - 1) << 14
+        body = b"\x2f" + bits.to_bytes(4, "little")
+    else:
+        body = b"\x00" * 4 + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return b"RIFF" + (4 + 8 + len(body)).to_bytes(4, "little") + b"WEBP" + chunk + len(
+        body).to_bytes(4, "little") + body
+
+
+@pytest.mark.parametrize(("data", "size"), [
+    (png(3, 5), (3, 5)),
+    (jpeg(640, 480), (640, 480)),
+    (b"GIF89a" + (300).to_bytes(2, "little") + (200).to_bytes(2, "little") + b"\x00" * 4,
+     (300, 200)),
+    (webp(b"VP8 ", 1024, 768), (1024, 768)),
+    (webp(b"VP8L", 12000, 7), (12000, 7)),
+    (webp(b"VP8X", 9000, 9000), (9000, 9000)),
+    (b"not an image at all", None),
+    (b"\xff\xd8\xff", None),
+])
+def test_image_size_reads_the_header(data: bytes, size: tuple[int, int] | None) -> None:
+    assert image_size(data) == size
+
+
+@pytest.mark.parametrize(("media_type", "data"), [
+    ("image/png", png(12000, 12000)),  # a small file that declares a huge canvas
+    ("image/jpeg", jpeg(8001, 10)),
+])
+def test_an_image_larger_than_the_api_allows_is_refused_before_any_run(
+        upstream: FakeUpstream, media_type: str, data: bytes) -> None:
+    url = f"data:{media_type};base64," + base64.b64encode(data).decode()
+    body = {"messages": [user([{"type": "image_url", "image_url": {"url": url}}])]}
+    with pytest.raises(InvalidRequestError) as info:
+        chat_completion(body, config=Config(pool_size=0))
+    assert (info.value.code, info.value.param) == (
+        "image_too_large", "messages[0].content[0].image_url.url")
+    assert "8000 px" in info.value.message
+    assert upstream.calls == []
+    ok = f"data:{media_type};base64," + base64.b64encode(png(8000, 1)).decode()
+    parse_request({"messages": [user([{"type": "image_url", "image_url": {"url": ok}}])]})
