@@ -30,7 +30,7 @@ from ._metrics import CONTENT_TYPE, Metrics
 from ._models import list_models, model_object, resolve_model
 from ._observe import Observer
 from ._request import parse_request
-from ._runtime import aclose_pools, pool_for, pool_state, pool_states
+from ._runtime import aclose_pools, pool_for, pool_state
 from ._sse import EventStreamResponse
 from ._trace import CLIENT_GONE, Trace
 
@@ -131,7 +131,8 @@ def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Aw
         if "version" not in cache:
             cache["version"] = await anyio.to_thread.run_sync(cli_version, cli_path(config))
         report = health(config, cache["version"], os.environ)
-        report["pools"] = pool_states()
+        own = pool_state(config)  # this app's pool, as /metrics shows it (none before any use)
+        report["pools"] = [] if own is None else [own]
         report["load"] = limiter.state()
         return JSONResponse(report, status_code=200 if report["cli"]["found"] else 503)
 

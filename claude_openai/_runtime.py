@@ -42,11 +42,6 @@ def pool_state(config: Config) -> dict[str, Any] | None:
     return None if pool is None else pool.state()
 
 
-def pool_states() -> list[dict[str, Any]]:
-    pools = _pools.get(asyncio.get_running_loop(), {})
-    return [pool.state() for pool in pools.values()]
-
-
 async def aclose_pools() -> None:
     """End every warm process started on the running event loop."""
     pools = _pools.pop(asyncio.get_running_loop(), {})
