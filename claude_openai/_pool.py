@@ -259,8 +259,7 @@ class Pool:
     def _refill(self) -> None:
         """Keep ``pool_spares`` idle processes ready for the key the last request used."""
         key = self._last_key
-        returning = [p for p in self.busy
-                     if p.served + 1 < self.config.pool_max_requests and p.held is None]
+        returning = [p for p in self.busy if p.served + 1 < self.config.pool_max_requests]
         # idle, cleared and back in a moment, or on the way: a spare each
         ready = (sum(1 for p in [*self.idle, *returning] if p.key == key and p.held is None)
                  + self.starting_keys[key])

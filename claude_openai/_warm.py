@@ -17,7 +17,8 @@ from ._request import ChatRequest, plain_request
 from ._session import single
 
 # What a process is spawned with, before any request's settings are applied.
-_SPAWNED_KNOBS = {"env": request_env(plain_request(None)), "effortLevel": None}
+_SPAWNED_ENV = request_env(plain_request(None))
+_SPAWNED_KNOBS = {"env": _SPAWNED_ENV, "effortLevel": None}
 BASE_URL = "ANTHROPIC_BASE_URL"
 # Throwaway queries a spare runs before it serves: measured, the second query of a new process is
 # still slower than later ones; a third gains nothing more.
@@ -66,15 +67,14 @@ class WarmProcess:
         one-call budget is intact); else the process must not serve.
         """
         control = self.client._query._send_control_request  # type: ignore[union-attr]
-        env = _SPAWNED_KNOBS["env"]
-        assert isinstance(env, dict)
+        env = _SPAWNED_ENV
         await control({"subtype": "apply_flag_settings",
                        "settings": {"env": {**env, BASE_URL: sink_url}}})
         try:
             clean = True
             for _ in range(PRIME_QUERIES):
                 clean = clean and await self._throwaway_query(control)
-        finally:
+        finally:  # the CLI's own value back in its environment, then the settings as spawned
             await control({"subtype": "apply_flag_settings",
                            "settings": {"env": {**env, BASE_URL: base_url}}})
             await control({"subtype": "apply_flag_settings", "settings": {"env": env}})
