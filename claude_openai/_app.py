@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ._completions import new_builder, run_completion, run_stream
+from ._completions import answer, new_builder, run_completion
 from ._config import Config
 from ._drain import Drain
 from ._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLargeError
@@ -98,7 +98,7 @@ async def _answer(request: Request, config: Config, limiter: Limiter, observer: 
     with drain.cut_off():
         await limiter.acquire()
     if trace.stream:  # the run slot is released, and the trace ended, with the stream
-        return EventStreamResponse(observer.watch(trace, run_stream(chat, config, builder)),
+        return EventStreamResponse(observer.watch(trace, answer(chat, config, builder)),
                                    keepalive=config.keepalive_interval, drain=drain,
                                    on_end=lambda status: limiter.release())
     try:

@@ -14,6 +14,7 @@ from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
 from ._runtime import pool_for, portal
 from ._session import run_cold
+from ._thinking import remember, with_thinking
 from ._trace import Trace
 
 
@@ -22,34 +23,36 @@ def run_claude(chat: ChatRequest, config: Config) -> AsyncGenerator[Any, None]:
     return pool_for(config).run(chat) if config.pool_size > 0 else run_cold(chat, config)
 
 
-def new_builder(chat: ChatRequest, config: Config, trace: Trace, *,
-                stream: bool) -> ResponseBuilder:
-    """The answer's builder, attached to ``trace``, whose id it takes."""
-    trace.stream = stream
-    trace.builder = ResponseBuilder(model=chat.model or config.model, id=trace.id,
-                                    include_usage=stream and chat.include_usage, tools=chat.tools)
-    return trace.builder
-
-
-async def run_completion(chat: ChatRequest, config: Config, builder: ResponseBuilder,
-                         trace: Trace) -> ResponseBuilder:
-    async with aclosing(run_claude(chat, config)) as messages:
-        async for message in messages:
-            trace.saw(builder.feed(message))  # when the first token arrived
-    if builder.result is None:
-        raise builder.incomplete_error()
-    return builder
-
-
-async def run_stream(
-    chat: ChatRequest, config: Config, builder: ResponseBuilder
-) -> AsyncGenerator[dict[str, Any], None]:
+async def answer(chat: ChatRequest, config: Config,
+                 builder: ResponseBuilder) -> AsyncGenerator[dict[str, Any], None]:
+    """Run ``chat`` with its earlier thinking restored; feed ``builder``; yield its chunks.
+    A finished answer is remembered with its thinking blocks, for the turns after it."""
+    chat = with_thinking(chat, config)
     async with aclosing(run_claude(chat, config)) as messages:
         async for message in messages:
             for chunk in builder.feed(message):
                 yield chunk
     if builder.result is None:
         raise builder.incomplete_error()
+    remember(chat, config, builder.recorder.blocks)
+
+
+def new_builder(chat: ChatRequest, config: Config, trace: Trace, *,
+                stream: bool) -> ResponseBuilder:
+    """The answer's builder, attached to ``trace``, whose id it takes."""
+    trace.stream = stream
+    trace.builder = ResponseBuilder(model=chat.model or config.model, id=trace.id,
+                                    include_usage=stream and chat.include_usage, tools=chat.tools,
+                                    reasoning=config.reasoning != "off")
+    return trace.builder
+
+
+async def run_completion(chat: ChatRequest, config: Config, builder: ResponseBuilder,
+                         trace: Trace) -> ResponseBuilder:
+    async with aclosing(answer(chat, config, builder)) as chunks:
+        async for chunk in chunks:
+            trace.saw([chunk])  # when the first token arrived
+    return builder
 
 
 async def achat_completion(
@@ -96,7 +99,7 @@ async def astream_chat_completion(
     except BaseException as exc:
         await observer.fail(trace, exc)
         raise
-    run = run_stream(chat, config, new_builder(chat, config, trace, stream=True))
+    run = answer(chat, config, new_builder(chat, config, trace, stream=True))
     async with aclosing(observer.watch(trace, run)) as chunks:
         async for chunk in chunks:
             yield chunk

@@ -10,6 +10,7 @@ from typing import Any
 
 ENV_PREFIX = "CLAUDE_OPENAI_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+REASONING = ("summarized", "off")
 
 
 def _opt(default: Any, help: str, *, many: bool = False) -> Any:
@@ -45,6 +46,14 @@ class Config:
     shutdown_grace: float = _opt(
         8.0, "seconds in-flight requests get to finish after SIGTERM before they are ended")
     max_retries: int = _opt(2, "retries the CLI makes on a failed upstream call")
+    reasoning: str = _opt(
+        "summarized", "Claude's thinking in answers as `reasoning_content`: summarized (asks "
+                      "models that omit it by default for a summary) or off")
+    thinking_store_bytes: int = _opt(
+        67108864, "memory for Claude's answers with their signed thinking blocks, kept so that "
+                  "tool loops and later turns get them back (0: off)")
+    thinking_store_max_age: float = _opt(
+        7200.0, "seconds an answer's thinking blocks are kept for later turns")
     log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
     metrics: bool = _opt(True, "serve GET /metrics in the Prometheus text format "
                                "(--no-metrics turns it off)")
@@ -96,6 +105,11 @@ class Config:
             raise ValueError("max_messages and max_image_bytes must be 1 or more")
         if self.pool_idle_timeout <= 0:
             raise ValueError("pool_idle_timeout must be greater than 0")
+        if self.reasoning not in REASONING:
+            raise ValueError(f"reasoning must be one of {', '.join(REASONING)}")
+        if self.thinking_store_bytes < 0 or self.thinking_store_max_age <= 0:
+            raise ValueError("thinking_store_bytes must be 0 or more, thinking_store_max_age "
+                             "above 0")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
 

@@ -12,6 +12,7 @@ from ._image_size import MAX_SIDE, image_size
 Block = dict[str, Any]
 
 TEXT_PARTS = ("text", "input_text")
+SIGNED_TYPES = ("thinking", "redacted_thinking")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
@@ -61,7 +62,7 @@ def user_blocks(content: Any, where: str, *, max_image_bytes: int) -> list[Block
         kind = _part_type(part, param)
         if kind in TEXT_PARTS:
             text = _text(part, param)
-            if text:
+            if text.strip():  # the API refuses empty and whitespace-only text blocks
                 blocks.append({"type": "text", "text": text})
         elif kind == "image_url":
             blocks.append(image_block(part.get("image_url"), f"{param}.image_url",
@@ -79,13 +80,60 @@ def assistant_blocks(content: Any, where: str) -> list[Block]:
     for j, part in enumerate(_parts(content, where)):
         param = f"{where}.content[{j}]"
         kind = _part_type(part, param)
+        if kind in SIGNED_TYPES:
+            continue  # Anthropic-style thinking parts: see signed_blocks
         if kind not in (*TEXT_PARTS, "refusal"):
             raise _fail(f"'{param}.type' must be 'text' or 'refusal' in an assistant message.",
                         f"{param}.type")
         text = part.get("refusal") if kind == "refusal" else _text(part, param)
-        if isinstance(text, str) and text:
+        if isinstance(text, str) and text.strip():
             blocks.append({"type": "text", "text": text})
     return blocks
+
+
+def signed_blocks(message: dict[str, Any]) -> list[Block]:
+    """Signed thinking blocks a client carried back on an assistant message, in order.
+
+    Accepted from LiteLLM's ``thinking_blocks``, OpenRouter's ``reasoning_details`` (format
+    ``anthropic-claude-*``) and Anthropic-style parts in ``content``.  Anything malformed or
+    unsigned is skipped, never refused: plain reasoning text cannot become a thinking block,
+    since only the API can sign one.
+    """
+    found: list[Block] = []
+    content = message.get("content")
+    for source in (message.get("thinking_blocks"),
+                   content if isinstance(content, list) else None):
+        for item in source if isinstance(source, list) else []:
+            found += _anthropic_block(item)
+    if not found:
+        for item in message.get("reasoning_details") or []:
+            found += _openrouter_block(item)
+    return found
+
+
+def _anthropic_block(item: Any) -> list[Block]:
+    if not isinstance(item, dict):
+        return []
+    kind, thinking, signature, data = (item.get("type"), item.get("thinking"),
+                                       item.get("signature"), item.get("data"))
+    if kind == "thinking" and isinstance(thinking, str) and isinstance(signature, str) \
+            and signature:
+        return [{"type": "thinking", "thinking": thinking, "signature": signature}]
+    if kind == "redacted_thinking" and isinstance(data, str) and data:
+        return [{"type": "redacted_thinking", "data": data}]
+    return []
+
+
+def _openrouter_block(item: Any) -> list[Block]:
+    if not isinstance(item, dict) or not str(item.get("format") or "").startswith(
+            "anthropic-claude"):
+        return []
+    if item.get("type") == "reasoning.text":
+        return _anthropic_block({"type": "thinking", "thinking": item.get("text") or "",
+                                 "signature": item.get("signature")})
+    if item.get("type") == "reasoning.encrypted":
+        return _anthropic_block({"type": "redacted_thinking", "data": item.get("data")})
+    return []
 
 
 def image_block(image_url: Any, param: str, *, max_bytes: int) -> Block:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._content import Block, assistant_blocks, text_of, user_blocks
+from ._content import Block, assistant_blocks, signed_blocks, text_of, user_blocks
 from ._exceptions import InvalidRequestError
 from ._tools import api_name, arguments, call_id
 
@@ -17,9 +17,19 @@ ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 @dataclass(frozen=True)
+class Echo:
+    """One assistant message as the client echoed it: what it shows, and any signed thinking
+    blocks it carried back (LiteLLM's ``thinking_blocks``, OpenRouter's ``reasoning_details``)."""
+
+    blocks: list[Block]
+    signed: list[Block] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Turn:
     role: str  # "user" | "assistant"
     blocks: list[Block]
+    echoes: tuple[Echo, ...] = ()  # assistant turns: the message(s) it was made of
 
 
 @dataclass
@@ -72,9 +82,15 @@ def parse_messages(messages: Any, *, max_messages: int, max_image_bytes: int) ->
             _append(turns, Turn("user", user_blocks(message.get("content"), where,
                                                     max_image_bytes=max_image_bytes)))
         elif role == "assistant":
-            _append(turns, Turn("assistant", _assistant(message, i, calls)))
+            blocks = _assistant(message, i, calls)
+            _append(turns, Turn("assistant", blocks, (Echo(blocks, signed_blocks(message)),)))
         else:
             _append(turns, Turn("user", [_result(message, where, calls)]))
+    last = messages[-1]
+    if isinstance(last, dict) and last.get("role") == "user" and (
+            not turns or turns[-1].role != "user"):
+        raise _fail(f"'messages[{len(messages) - 1}].content' holds no text or image (only "
+                    "whitespace).", f"messages[{len(messages) - 1}].content")
     if not turns or turns[-1].role != "user":
         raise _fail("The last message must be from the user or a tool result.", "messages")
     text = "\n\n".join(s for s in system if s)
@@ -86,7 +102,8 @@ def _append(turns: list[Turn], turn: Turn) -> None:
     if not turn.blocks:
         return
     if turns and turns[-1].role == turn.role:
-        turns[-1] = Turn(turn.role, turns[-1].blocks + turn.blocks)
+        turns[-1] = Turn(turn.role, turns[-1].blocks + turn.blocks,
+                         turns[-1].echoes + turn.echoes)
     else:
         turns.append(turn)
 

@@ -61,7 +61,7 @@ def request_env(request: ChatRequest) -> dict[str, str]:
         extra["tool_choice"] = request.tools.choice
     # The API refuses sampling parameters and forced tool use while extended thinking is on
     # (notes §3.6).
-    no_thinking = bool(request.sampling) or request.tools.forced
+    no_thinking = bool(request.sampling) or request.tools.forced or request.thinking_off
     return {
         "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(request.max_tokens or ""),
         "CLAUDE_CODE_EXTRA_BODY": json.dumps(extra) if extra else "",

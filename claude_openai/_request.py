@@ -12,10 +12,14 @@ from ._exceptions import InvalidRequestError
 from ._messages import Turn, parse_messages
 from ._models import resolve_model
 from ._policy import BY_NAME, is_neutral
+from ._thinking_store import conversation_key
 from ._tools import ToolConfig, parse_tool_config
 
-EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high",
+EFFORTS = {"none": None, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
            "xhigh": "xhigh"}
+# Sampling values that change nothing (OpenAI's and Anthropic's defaults): dropped, so that they
+# neither turn thinking off nor collide with the other parameter upstream.
+NEUTRAL_SAMPLING = {"temperature": 1.0, "top_p": 1.0}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class ChatRequest:
     effort: str | None = None
     include_usage: bool = False
     tools: ToolConfig = field(default_factory=ToolConfig)
+    thinking_off: bool = False  # the client asked for none (reasoning_effort "none")
+    conversation: str = ""  # the conversation the answer continues (see _thinking_store)
 
 
 def plain_request(system: str | None) -> ChatRequest:
@@ -64,11 +70,12 @@ def parse_request(body: Any, config: Config | None = None) -> ChatRequest:
         prompt=None if continues else turns[-1].blocks,
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
-        sampling={k: _number(body, k, 0.0, 2.0 if k == "temperature" else 1.0)
-                  for k in ("temperature", "top_p") if body.get(k) is not None},
+        sampling=_sampling(body),
         effort=_effort(body.get("reasoning_effort")),
         include_usage=_include_usage(body),
         tools=parse_tool_config(body, history_uses_tools=conversation.uses_tools),
+        thinking_off=body.get("reasoning_effort") == "none",
+        conversation=conversation_key(conversation.system, turns),
     )
 
 
@@ -110,6 +117,17 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> float:
     if not low <= value <= high:
         raise _fail(f"'{name}' must be between {low:g} and {high:g}.", name)
     return float(value)
+
+
+def _sampling(body: dict[str, Any]) -> dict[str, float]:
+    """``temperature`` and ``top_p`` as they may reach the API, which takes only one of them:
+    a neutral value is dropped, and when both are deliberate ``temperature`` wins."""
+    values = {k: _number(body, k, 0.0, 2.0 if k == "temperature" else 1.0)
+              for k in NEUTRAL_SAMPLING if body.get(k) is not None}
+    values = {k: v for k, v in values.items() if v != NEUTRAL_SAMPLING[k]}
+    if len(values) > 1:
+        del values["top_p"]
+    return values
 
 
 def _effort(value: Any) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, SystemMessage
 
+from ._answer_blocks import BlockRecorder
 from ._exceptions import ClaudeOpenAIError, UpstreamError, upstream_error
 from ._tool_calls import ToolCallTracker
 from ._tools import ToolConfig
@@ -48,12 +49,16 @@ class ResponseBuilder:
     """Accumulates one run of the CLI; see the module docstring."""
 
     def __init__(self, *, model: str | None, include_usage: bool = False,
-                 tools: ToolConfig | None = None, id: str | None = None) -> None:
+                 tools: ToolConfig | None = None, id: str | None = None,
+                 reasoning: bool = True) -> None:
         self.id = id or f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self.model = model or "claude"
         self.include_usage = include_usage
         self.text: list[str] = []
+        self.reasoning: list[str] = []  # thinking text, shown as `reasoning_content`
+        self.show_reasoning = reasoning
+        self.recorder = BlockRecorder()  # the answer's exact blocks (see _thinking_store)
         self.stop_reason: str | None = None
         self.stream_usage: dict[str, int] = {}
         self.result: ResultMessage | None = None
@@ -61,6 +66,7 @@ class ResponseBuilder:
         self.retry_after: float | None = None
         self.calls = ToolCallTracker(tools or ToolConfig())
         self._role_sent = False
+        self._block_of_reasoning: int | None = None
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, message: Any) -> list[dict[str, Any]]:
@@ -81,6 +87,7 @@ class ResponseBuilder:
 
     def _on_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = event.get("type")
+        self.recorder.event(event)
         if kind == "message_start":
             message = event.get("message") or {}
             self.model = message.get("model") or self.model
@@ -100,6 +107,15 @@ class ResponseBuilder:
     def _on_delta(self, index: int, delta: dict[str, Any]) -> list[dict[str, Any]]:
         if delta.get("type") == "input_json_delta":
             return self.calls.delta(index, str(delta.get("partial_json") or ""))
+        if delta.get("type") == "thinking_delta":
+            thought = str(delta.get("thinking") or "")
+            if not thought or not self.show_reasoning:
+                return []
+            if self.reasoning and self._block_of_reasoning != index:
+                thought = "\n\n" + thought  # a new thinking block: set apart, as on the message
+            self._block_of_reasoning = index
+            self.reasoning.append(thought)
+            return [{"reasoning_content": thought}]
         text = delta.get("text") if delta.get("type") == "text_delta" else None
         if not text or self.calls.structured:  # with response_format only the JSON is content
             return []
@@ -186,6 +202,9 @@ class ResponseBuilder:
         content = "".join(self.calls.json if self.calls.structured else self.text)
         return None if not content and self.calls.calls else content
 
+    def _reasoning_fields(self) -> dict[str, Any]:
+        return {"reasoning_content": "".join(self.reasoning)} if self.reasoning else {}
+
     def completion(self) -> dict[str, Any]:
         """The whole Chat Completion; call after the ResultMessage was fed."""
         return {
@@ -196,7 +215,8 @@ class ResponseBuilder:
             "choices": [{
                 "index": 0,
                 "message": {"role": "assistant", "content": self._content(),
-                            "refusal": None, "annotations": [], **self.calls.message_fields()},
+                            "refusal": None, "annotations": [], **self._reasoning_fields(),
+                            **self.calls.message_fields()},
                 "logprobs": None,
                 "finish_reason": self.finish_reason,
             }],

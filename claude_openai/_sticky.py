@@ -11,6 +11,7 @@ from ._config import Config
 from ._messages import Turn
 from ._options import request_env
 from ._request import ChatRequest
+from ._thinking_store import conversation_key
 
 
 def sticky_eligible(request: ChatRequest) -> bool:
@@ -22,13 +23,14 @@ def sticky_eligible(request: ChatRequest) -> bool:
 
 
 def fingerprint(request: ChatRequest, config: Config, turns: list[Turn]) -> str:
-    """What a sticky process holds: every turn so far, and every setting it was started with.
+    """What a sticky process holds: every turn so far as the client sees it (thinking blocks
+    restored or not), and every setting it was started with.
 
     A live session with turns cannot be re-configured without Claude Code noting it in the
     conversation ("Set model to …"), so a later turn only sticks when nothing changed."""
     tools = [(t.name, t.description, t.parameters) for t in request.tools.tools]
     held = [request.system, tools, request.model or config.model, request_env(request),
-            request.effort, [(t.role, t.blocks) for t in turns]]
+            request.effort, conversation_key(None, turns)]
     return hashlib.sha256(json.dumps(held, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -24,10 +24,11 @@ def new_id() -> str:
 
 
 def carries_token(chunk: dict[str, Any]) -> bool:
-    """True for a chunk with content or a tool call, not just a role or a finish reason."""
+    """True for a chunk with content, reasoning or a tool call, not just a role or a finish."""
     for choice in chunk.get("choices") or []:
         delta = choice.get("delta") or {}
-        if delta.get("content") or delta.get("tool_calls") or delta.get("function_call"):
+        if (delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls")
+                or delta.get("function_call")):
             return True
     return False
 

@@ -141,12 +141,28 @@ def test_stop_sequence_ends_the_output_before_it(upstream: FakeUpstream, config:
     assert upstream.calls[0]["stop_sequences"] == ["END", "never"]
 
 
-def test_sampling_parameters_reach_the_model_with_thinking_off(upstream: FakeUpstream,
-                                                               config: Config) -> None:
-    chat_completion({"messages": [user("x")], "temperature": 0.2, "top_p": 0.9}, config=config)
+@pytest.mark.parametrize(("sampling", "sent"), [
+    ({"temperature": 0.2, "top_p": 0.9}, {"temperature": 0.2}),  # both deliberate: temperature
+    ({"temperature": 1, "top_p": 0.9}, {"top_p": 0.9}),  # a neutral value is dropped
+    ({"temperature": 0.3, "top_p": 1}, {"temperature": 0.3}),
+    ({"top_p": 0.5}, {"top_p": 0.5}),
+])
+def test_sampling_parameters_reach_the_model_one_at_a_time_with_thinking_off(
+        upstream: FakeUpstream, config: Config, sampling: dict[str, float],
+        sent: dict[str, float]) -> None:
+    # The API refuses `temperature` with `top_p`, and either (below its limits) with thinking on.
+    chat_completion({"messages": [user("x")], **sampling}, config=config)
     [call] = upstream.calls
-    assert (call["temperature"], call["top_p"]) == (0.2, 0.9)
+    assert {k: call[k] for k in ("temperature", "top_p") if k in call} == sent
     assert "thinking" not in call
+
+
+def test_neutral_sampling_values_leave_thinking_on(upstream: FakeUpstream,
+                                                   config: Config) -> None:
+    chat_completion({"messages": [user("x")], "temperature": 1, "top_p": 1}, config=config)
+    [call] = upstream.calls
+    assert "temperature" not in call and "top_p" not in call
+    assert call["thinking"]["type"] == "adaptive"
 
 
 @pytest.mark.parametrize(("status", "error", "http"), [

@@ -1,0 +1,70 @@
+"""PURE: an OpenAI history's assistant turns with their thinking blocks put back.
+
+The API's rules (``../shared/docs/thinking.md`` §1): the assistant turn in progress (every
+assistant message since the last user message that hands back no tool result) must come back
+with its thinking blocks unmodified, all of them or none; with manual thinking it must start with
+one.  Earlier turns' thinking may be dropped, but only as a leading run: a hole in the middle
+invalidates every later block on models that bind thinking to its prefix.
+
+So, for each assistant message: its stored answer (`ThinkingStore.find`), else the signed blocks
+the client carried back, else nothing.  Then every turn up to the newest one that could not be
+restored goes back without thinking, and the turn in progress is restored whole or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from ._answer_blocks import Block, without_thinking
+from ._messages import Turn
+from ._thinking_store import conversation_key
+
+Finder = Callable[[list[Block], str], "list[Block] | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    turns: list[Turn]
+    # The tool turn in progress goes back without a leading thinking block: a manual-thinking
+    # model must answer this request with thinking off (the API would refuse it otherwise).
+    opens_without_thinking: bool = False
+    restored: int = 0  # assistant turns that carry thinking again
+    dropped: int = 0  # assistant turns sent without thinking they had or may have had
+
+
+def restore_thinking(system: str | None, turns: list[Turn], find: Finder) -> Restored:
+    assistants = [i for i, t in enumerate(turns) if t.role == "assistant"]
+    if not assistants:
+        return Restored(turns)
+    plain_users = [i for i, t in enumerate(turns) if t.role == "user" and not any(
+        b.get("type") == "tool_result" for b in t.blocks)]
+    in_progress = [i for i in assistants if i > max(plain_users, default=-1)]
+    found = {i: blocks for i in assistants
+             if (blocks := _restore_turn(system, turns, i, find)) is not None}
+    missing = [i for i in assistants if i not in found]
+    cut = max(missing, default=-1)
+    if any(i in missing for i in in_progress):
+        cut = max(cut, *in_progress)  # the turn in progress: all or nothing
+    out = [Turn(t.role, found[i] if i in found and i > cut else without_thinking(t.blocks),
+                t.echoes) for i, t in enumerate(turns)]
+    opens = bool(in_progress) and out[in_progress[0]].blocks[:1] != [] and out[
+        in_progress[0]].blocks[0].get("type") in ("thinking", "redacted_thinking")
+    kept = sum(1 for i in assistants if i > cut and i in found and out[i].blocks != turns[i].blocks)
+    return Restored(out, opens_without_thinking=bool(in_progress) and not opens,
+                    restored=kept, dropped=sum(1 for i in assistants if i <= cut))
+
+
+def _restore_turn(system: str | None, turns: list[Turn], i: int,
+                  find: Finder) -> list[Block] | None:
+    """The turn's blocks as the API sent them, or None when any of its messages is unknown."""
+    prefix = conversation_key(system, turns[:i])
+    blocks: list[Block] = []
+    for echo in turns[i].echoes:
+        stored = find(echo.blocks, prefix)
+        if stored is None and echo.signed:
+            stored = [*echo.signed, *echo.blocks]
+        if stored is None:
+            return None
+        blocks += stored
+    return blocks
