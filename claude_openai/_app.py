@@ -32,6 +32,7 @@ from ._observe import Observer
 from ._request import parse_request
 from ._runtime import aclose_pools, pool_for, pool_state
 from ._sse import EventStreamResponse
+from ._thinking import thinking_store
 from ._trace import CLIENT_GONE, Trace
 
 logger = logging.getLogger("claude_openai")
@@ -142,7 +143,9 @@ def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Aw
 def _metrics_endpoint(config: Config, limiter: Limiter,
                       metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
     async def metrics_page(request: Request) -> Response:
-        page = metrics.exposition(limiter.state(), pool_state(config))
+        store = thinking_store(config)
+        page = metrics.exposition(limiter.state(), pool_state(config),
+                                  store.state() if store is not None else None)
         return Response(page, media_type=CONTENT_TYPE)
 
     return metrics_page

@@ -14,7 +14,7 @@ from ._request import ChatRequest, parse_request
 from ._response import ResponseBuilder
 from ._runtime import pool_for, portal
 from ._session import run_cold
-from ._thinking import remember, with_thinking
+from ._thinking import plan, remember
 from ._trace import Trace
 
 
@@ -27,14 +27,14 @@ async def answer(chat: ChatRequest, config: Config,
                  builder: ResponseBuilder) -> AsyncGenerator[dict[str, Any], None]:
     """Run ``chat`` with its earlier thinking restored; feed ``builder``; yield its chunks.
     A finished answer is remembered with its thinking blocks, for the turns after it."""
-    chat = with_thinking(chat, config)
+    chat = plan(chat, config)
     async with aclosing(run_claude(chat, config)) as messages:
         async for message in messages:
             for chunk in builder.feed(message):
                 yield chunk
     if builder.result is None:
         raise builder.incomplete_error()
-    remember(chat, config, builder.recorder.blocks)
+    remember(chat, config, builder.recorder.blocks, builder.model)
 
 
 def new_builder(chat: ChatRequest, config: Config, trace: Trace, *,

@@ -30,6 +30,7 @@ class Turn:
     role: str  # "user" | "assistant"
     blocks: list[Block]
     echoes: tuple[Echo, ...] = ()  # assistant turns: the message(s) it was made of
+    model: str | None = None  # assistant turns restored with thinking: the model that answered
 
 
 @dataclass

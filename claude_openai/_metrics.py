@@ -73,9 +73,12 @@ class Metrics:
         self.completion_tokens += int(usage.get("completion_tokens") or 0)
         self.cost_usd += trace.cost_usd or 0.0
 
-    def exposition(self, load: Mapping[str, int], pool: Mapping[str, Any] | None) -> str:
-        """The whole page: these counters, the limiter's ``load`` and the warm ``pool``."""
+    def exposition(self, load: Mapping[str, int], pool: Mapping[str, Any] | None,
+                   thinking: Mapping[str, int] | None = None) -> str:
+        """The whole page: these counters, the limiter's ``load``, the warm ``pool`` and the
+        ``thinking`` store."""
         pool = pool or {}
+        thinking = thinking or {}
         counts: Mapping[str, int] = pool.get("counts") or {}
         return "".join([
             family("requests_total", "counter",
@@ -101,6 +104,11 @@ class Metrics:
                    [("", {"state": s}, pool.get(s, 0)) for s in POOL_STATES]),
             family("pool_events_total", "counter", "What the warm pool did, by event.",
                    [("", {"event": e}, n) for e, n in sorted(counts.items())]),
+            family("thinking_store_answers", "gauge", "Answers kept in memory with their "
+                   "signed thinking blocks, for later turns.",
+                   [("", {}, thinking.get("answers", 0))]),
+            family("thinking_store_bytes", "gauge", "Bytes those answers take.",
+                   [("", {}, thinking.get("bytes", 0))]),
         ])
 
 

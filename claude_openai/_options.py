@@ -59,14 +59,23 @@ def request_env(request: ChatRequest) -> dict[str, str]:
         extra["stop_sequences"] = request.stop
     if request.tools.choice:
         extra["tool_choice"] = request.tools.choice
-    # The API refuses sampling parameters and forced tool use while extended thinking is on
-    # (notes §3.6).
-    no_thinking = bool(request.sampling) or request.tools.forced or request.thinking_off
+    # The API refuses most sampling values and forced tool use while thinking is on: the
+    # request arrives here with thinking_off set for those (see _thinking.plan).
     return {
         "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(request.max_tokens or ""),
         "CLAUDE_CODE_EXTRA_BODY": json.dumps(extra) if extra else "",
-        "CLAUDE_CODE_DISABLE_THINKING": "1" if no_thinking else "",
+        "CLAUDE_CODE_DISABLE_THINKING": "1" if request.thinking_off else "",
     }
+
+
+def thinking_option(request: ChatRequest, config: Config) -> dict[str, Any]:
+    """The SDK's ``thinking``: Claude Code picks adaptive or manual thinking by model; a budget
+    applies to manual models only (adaptive ones ignore it), and ``display`` is what the client
+    sees: a summary, or (reasoning off) nothing at all, which also gives the first text sooner."""
+    display = "summarized" if config.reasoning == "summarized" else "omitted"
+    if request.thinking_budget is not None:
+        return {"type": "enabled", "budget_tokens": request.thinking_budget, "display": display}
+    return {"type": "adaptive", "display": display}
 
 
 def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str]:
@@ -78,6 +87,8 @@ def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str
         "ENABLE_TOOL_SEARCH": "false",
         "CLAUDE_CODE_TMPDIR": workdir,
     }
+    if config.reasoning == "off":  # else Claude Code asks for "updates" instead of "omitted"
+        env["CLAUDE_CODE_THINKING_DISPLAY_UPDATES"] = "0"
     env.update({k: v for k, v in request_env(request).items() if v})
     if request.tools.tools:
         env.update(TOOL_ENV)
@@ -94,6 +105,7 @@ def agent_options(
         system_prompt=request.system,
         model=request.model or config.model,
         effort=request.effort,  # type: ignore[arg-type]
+        thinking=thinking_option(request, config),  # type: ignore[arg-type]
         tools=[],
         setting_sources=[],
         skills=[],

@@ -36,7 +36,8 @@ class ChatRequest:
     effort: str | None = None
     include_usage: bool = False
     tools: ToolConfig = field(default_factory=ToolConfig)
-    thinking_off: bool = False  # the client asked for none (reasoning_effort "none")
+    thinking_off: bool = False  # e.g. reasoning_effort "none" (see also _thinking.plan)
+    thinking_budget: int | None = None  # manual-thinking models: budget_tokens (None: default)
     conversation: str = ""  # the conversation the answer continues (see _thinking_store)
 
 

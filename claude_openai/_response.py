@@ -61,6 +61,7 @@ class ResponseBuilder:
         self.recorder = BlockRecorder()  # the answer's exact blocks (see _thinking_store)
         self.stop_reason: str | None = None
         self.stream_usage: dict[str, int] = {}
+        self.thinking_tokens = 0  # reported by the API in message_delta usage
         self.result: ResultMessage | None = None
         self.error_kind: str | None = None
         self.retry_after: float | None = None
@@ -101,7 +102,11 @@ class ResponseBuilder:
             return self._chunks(self.calls.stop(event.get("index", -1)))
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
-            self._add_usage(event.get("usage") or {}, ("output_tokens",))
+            usage = event.get("usage") or {}
+            self._add_usage(usage, ("output_tokens",))
+            thinking = (usage.get("output_tokens_details") or {}).get("thinking_tokens")
+            if isinstance(thinking, int):
+                self.thinking_tokens += thinking
         return []
 
     def _on_delta(self, index: int, delta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -166,6 +171,9 @@ class ResponseBuilder:
         counted: dict[str, Any] = self.stream_usage
         if not counted and self.result is not None and self.result.usage:
             counted = self.result.usage
+        elif self.thinking_tokens:
+            counted = {**counted, "output_tokens_details": {"thinking_tokens":
+                                                            self.thinking_tokens}}
         return openai_usage(counted)
 
     def _chunks(self, deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 from ._answer_blocks import Block, without_thinking
 from ._messages import Turn
-from ._thinking_store import conversation_key
+from ._thinking_store import StoredAnswer, conversation_key
 
-Finder = Callable[[list[Block], str], "list[Block] | None"]
+Finder = Callable[[list[Block], str], "StoredAnswer | None"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,21 +33,24 @@ class Restored:
     dropped: int = 0  # assistant turns sent without thinking they had or may have had
 
 
-def restore_thinking(system: str | None, turns: list[Turn], find: Finder) -> Restored:
+def restore_thinking(system: str | None, turns: list[Turn], find: Finder, *,
+                     requested: str | None = None, running: str | None = None) -> Restored:
+    """``requested``: the model the request names; ``running``: its full id when known.
+    Stored answers of another model are not restored (Claude Code would drop them)."""
     assistants = [i for i, t in enumerate(turns) if t.role == "assistant"]
     if not assistants:
         return Restored(turns)
     plain_users = [i for i, t in enumerate(turns) if t.role == "user" and not any(
         b.get("type") == "tool_result" for b in t.blocks)]
     in_progress = [i for i in assistants if i > max(plain_users, default=-1)]
-    found = {i: blocks for i in assistants
-             if (blocks := _restore_turn(system, turns, i, find)) is not None}
+    found = {i: got for i in assistants
+             if (got := _restore_turn(system, turns, i, find, requested, running)) is not None}
     missing = [i for i in assistants if i not in found]
     cut = max(missing, default=-1)
     if any(i in missing for i in in_progress):
         cut = max(cut, *in_progress)  # the turn in progress: all or nothing
-    out = [Turn(t.role, found[i] if i in found and i > cut else without_thinking(t.blocks),
-                t.echoes) for i, t in enumerate(turns)]
+    out = [Turn(t.role, found[i][0], t.echoes, found[i][1]) if i in found and i > cut
+           else Turn(t.role, without_thinking(t.blocks), t.echoes) for i, t in enumerate(turns)]
     opens = bool(in_progress) and out[in_progress[0]].blocks[:1] != [] and out[
         in_progress[0]].blocks[0].get("type") in ("thinking", "redacted_thinking")
     kept = sum(1 for i in assistants if i > cut and i in found and out[i].blocks != turns[i].blocks)
@@ -55,16 +58,24 @@ def restore_thinking(system: str | None, turns: list[Turn], find: Finder) -> Res
                     restored=kept, dropped=sum(1 for i in assistants if i <= cut))
 
 
-def _restore_turn(system: str | None, turns: list[Turn], i: int,
-                  find: Finder) -> list[Block] | None:
-    """The turn's blocks as the API sent them, or None when any of its messages is unknown."""
+def _restore_turn(system: str | None, turns: list[Turn], i: int, find: Finder,
+                  requested: str | None,
+                  running: str | None) -> tuple[list[Block], str | None] | None:
+    """The turn's blocks as the API sent them and the model that answered, or None when any of
+    its messages is unknown."""
+    if not turns[i].echoes:
+        return None
     prefix = conversation_key(system, turns[:i])
     blocks: list[Block] = []
+    model = None
     for echo in turns[i].echoes:
         stored = find(echo.blocks, prefix)
-        if stored is None and echo.signed:
-            stored = [*echo.signed, *echo.blocks]
-        if stored is None:
+        if stored is not None and (stored.requested == requested or stored.model == running):
+            blocks += stored.blocks
+            model = stored.model
+        elif echo.signed:  # signed by the API for this model, we must trust the client
+            blocks += [*echo.signed, *echo.blocks]
+            model = model or running
+        else:
             return None
-        blocks += stored
-    return blocks
+    return blocks, model

@@ -32,8 +32,10 @@ _stores_lock = threading.Lock()
 @dataclass(frozen=True)
 class StoredAnswer:
     blocks: list[Block]  # the answer's content array, exactly as the API sent it
-    size: int
-    at: float
+    model: str  # the model id that answered (Claude Code strips thinking of other models)
+    requested: str | None  # the model the request named (an alias, an id, None: default)
+    size: int = 0
+    at: float = 0.0
 
 
 def conversation_key(system: str | None, turns: list[Any]) -> str:
@@ -86,11 +88,13 @@ class ThinkingStore:
         self._keys: dict[str, int] = {}
         self._next = 0
         self._lock = threading.Lock()
+        self._resolved: dict[str | None, str] = {}  # model as requested -> the id that answered
 
     def __len__(self) -> int:
         return len(self._answers)
 
-    def remember(self, blocks: list[Block], conversation: str) -> bool:
+    def remember(self, blocks: list[Block], conversation: str, *, model: str,
+                 requested: str | None) -> bool:
         """Keep an answer (one without thinking too: knowing it had none keeps the turns after
         it restorable, see ``_thinking_restore``); True when it was kept."""
         keys = answer_keys(blocks, conversation)
@@ -104,14 +108,16 @@ class ThinkingStore:
             for key in keys:
                 self._drop(self._keys.get(key))
             self._next += 1
-            self._answers[self._next] = (StoredAnswer(blocks, size, time.monotonic()), keys)
+            self._resolved[requested] = model
+            answer = StoredAnswer(blocks, model, requested, size, time.monotonic())
+            self._answers[self._next] = (answer, keys)
             self._keys.update(dict.fromkeys(keys, self._next))
             self.bytes += size
             while self.bytes > self.max_bytes and self._answers:
                 self._drop(next(iter(self._answers)))
         return True
 
-    def find(self, blocks: list[Block], conversation: str) -> list[Block] | None:
+    def find(self, blocks: list[Block], conversation: str) -> StoredAnswer | None:
         """The stored answer whose visible part is ``blocks`` (an echoed assistant message)."""
         keys = answer_keys(blocks, conversation)
         with self._lock:
@@ -122,7 +128,15 @@ class ThinkingStore:
             answer = self._answers[found.pop()][0]  # type: ignore[index]
         if visible(answer.blocks) != visible(blocks):
             return None  # an edited message never gets the old thinking spliced in
-        return answer.blocks
+        return answer
+
+    def resolve(self, requested: str | None) -> str | None:
+        """The full id of the model a request names, as last seen answering; else the name
+        itself when it is a full id."""
+        seen = self._resolved.get(requested)
+        if seen is not None:
+            return seen
+        return requested if requested and requested.startswith("claude-") else None
 
     def _expire(self, now: float) -> None:
         while self._answers:

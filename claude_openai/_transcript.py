@@ -47,7 +47,8 @@ def _message(turn: Turn, model: str | None) -> dict[str, Any]:
         "id": f"msg_{uuid.uuid4().hex[:24]}",
         "type": "message",
         "role": "assistant",
-        "model": model or "claude",
+        # Claude Code drops the thinking blocks of an entry whose model is not the one running
+        "model": turn.model or model or "claude",
         "content": turn.blocks,
         "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in turn.blocks)
         else "end_turn",

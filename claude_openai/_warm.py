@@ -47,6 +47,10 @@ class WarmProcess:
         model = request.model or config.model
         if model != self.applied.get("model", config.model):
             await self.client.set_model(model)
+        if request.thinking_budget != self.applied.get("budget"):  # session state: kept
+            await self.client._query._send_control_request(  # type: ignore[union-attr]
+                {"subtype": "set_max_thinking_tokens",
+                 "max_thinking_tokens": request.thinking_budget})
         tools = wire_tools(request.tools)
         if tools != self.tools:
             self.tools[:] = tools
@@ -54,7 +58,7 @@ class WarmProcess:
             self.names.update(t.name for t in tools)
             await self.client.toggle_mcp_server(TOOL_SERVER, False)
             await self.client.toggle_mcp_server(TOOL_SERVER, True)
-        self.applied = {"knobs": knobs, "model": model}
+        self.applied = {"knobs": knobs, "model": model, "budget": request.thinking_budget}
 
     async def prime(self, sink_url: str, base_url: str) -> bool:
         """Run the CLI's first queries against the prime sink, then take them back.

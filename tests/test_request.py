@@ -13,6 +13,7 @@ from claude_openai._models import resolve_model
 from claude_openai._options import agent_options, cli_env
 from claude_openai._policy import FIELDS
 from claude_openai._request import parse_request
+from claude_openai._thinking import plan
 from claude_openai._transcript import transcript_entries
 
 
@@ -161,9 +162,10 @@ def test_unknown_models_are_404(name: str) -> None:
 
 
 def test_options_isolate_the_cli_from_the_host() -> None:
-    chat = parse_request(body({"role": "system", "content": "S"}, user("hi"), max_tokens=7,
-                              stop=["END"], temperature=0.5))
-    options = agent_options(chat, Config(model="haiku", max_retries=1), "/tmp/w")
+    config = Config(model="haiku", max_retries=1)
+    chat = plan(parse_request(body({"role": "system", "content": "S"}, user("hi"), max_tokens=7,
+                                   stop=["END"], temperature=0.5)), config)
+    options = agent_options(chat, config, "/tmp/w")
     assert options.tools == [] and options.setting_sources == [] and options.skills == []
     assert options.strict_mcp_config and options.verbatim_prompts
     assert options.include_partial_messages and options.cwd == "/tmp/w"

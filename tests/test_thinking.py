@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from claude_agent_sdk import ResultMessage, StreamEvent
@@ -17,7 +18,7 @@ from claude_openai._request import parse_request
 from claude_openai._response import ResponseBuilder
 from claude_openai._thinking import manual_thinking
 from claude_openai._thinking_restore import restore_thinking
-from claude_openai._thinking_store import ThinkingStore, conversation_key
+from claude_openai._thinking_store import StoredAnswer, ThinkingStore, conversation_key
 
 THOUGHT = {"type": "thinking", "thinking": "let me see", "signature": "sig-1"}
 REDACTED = {"type": "redacted_thinking", "data": "opaque"}
@@ -55,7 +56,8 @@ def events(*blocks: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"type": "content_block_stop", "index": i})
     stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
     out += [{"type": "message_delta", "delta": {"stop_reason": stop},
-             "usage": {"output_tokens": 9}}, {"type": "message_stop"}]
+             "usage": {"output_tokens": 9, "output_tokens_details": {"thinking_tokens": 4}}},
+            {"type": "message_stop"}]
     return out
 
 
@@ -92,6 +94,7 @@ def test_reasoning_is_shown_on_the_message_never_in_the_content() -> None:
     message = ChatCompletion.model_validate(completion).choices[0].message
     assert message.content == "Hello"
     assert message.model_extra == {"reasoning_content": "let me see\n\nmore"}
+    assert completion["usage"]["completion_tokens_details"] == {"reasoning_tokens": 4}
 
 
 def test_reasoning_streams_before_the_content_as_it_arrives() -> None:
@@ -153,14 +156,16 @@ def test_unsigned_or_malformed_reasoning_is_ignored_never_refused(message: dict[
 
 # -- the store ---------------------------------------------------------------------------------
 CALL = {"type": "tool_use", "id": "toolu_9", "name": "weather", "input": {"city": "Paris"}}
+BY = {"model": "claude-opus-5-5", "requested": None}
 
 
 def test_the_store_finds_an_answer_by_its_tool_call_ids() -> None:
     store = ThinkingStore(1 << 20, 60)
     stored = [THOUGHT, {"type": "text", "text": "Checking."}, CALL]
-    assert store.remember(stored, "conv")
+    assert store.remember(stored, "conv", model="claude-opus-5-5", requested=None)
     echoed = [{"type": "text", "text": "Checking."}, CALL]
-    assert store.find(echoed, "any conversation") == stored
+    assert store.find(echoed, "any conversation") == StoredAnswer(
+        stored, "claude-opus-5-5", None, ANY, ANY)
     edited = [{"type": "text", "text": "Checking!"}, CALL]
     assert store.find(edited, "conv") is None  # an edited message gets no old thinking
     assert store.find([{**CALL, "input": {"city": "Rome"}}], "conv") is None
@@ -168,21 +173,21 @@ def test_the_store_finds_an_answer_by_its_tool_call_ids() -> None:
 
 def test_the_store_finds_a_text_answer_only_in_its_own_conversation() -> None:
     store = ThinkingStore(1 << 20, 60)
-    store.remember([THOUGHT, {"type": "text", "text": "Sure."}], "conv-a")
-    assert store.find([{"type": "text", "text": "Sure."}], "conv-a") == [
-        THOUGHT, {"type": "text", "text": "Sure."}]
+    store.remember([THOUGHT, {"type": "text", "text": "Sure."}], "conv-a", **BY)
+    found = store.find([{"type": "text", "text": "Sure."}], "conv-a")
+    assert found is not None and found.blocks == [THOUGHT, {"type": "text", "text": "Sure."}]
     assert store.find([{"type": "text", "text": "Sure."}], "conv-b") is None
 
 
 def test_the_store_is_bounded_by_bytes_and_age() -> None:
     store = ThinkingStore(400, 60)
     for i in range(10):
-        store.remember([THOUGHT, {**CALL, "id": f"toolu_{i}"}], "c")
+        store.remember([THOUGHT, {**CALL, "id": f"toolu_{i}"}], "c", **BY)
     assert store.bytes <= 400 and 0 < len(store) < 10
     assert store.find([{**CALL, "id": "toolu_9"}], "c") is not None  # newest kept
     assert store.find([{**CALL, "id": "toolu_0"}], "c") is None  # oldest out
     aged = ThinkingStore(1 << 20, 0.01)
-    aged.remember([THOUGHT, CALL], "c")
+    aged.remember([THOUGHT, CALL], "c", **BY)
     time.sleep(0.02)
     assert aged.find([CALL], "c") is None and aged.state() == {"answers": 0, "bytes": 0}
 
@@ -207,8 +212,12 @@ def _echo(blocks: list[dict[str, Any]], signed: list[dict[str, Any]] | None = No
 def finder(known: dict[str, list[dict[str, Any]]]) -> Any:
     def find(blocks: list[dict[str, Any]], conversation: str) -> Any:
         ids = [b["id"] for b in blocks if b["type"] == "tool_use"]
-        return known.get(ids[0]) if ids else None
+        return stored(known.get(ids[0] if ids else blocks[0]["text"]))
     return find
+
+
+def stored(blocks: list[dict[str, Any]] | None, model: str = "claude-opus-5-5") -> Any:
+    return None if blocks is None else StoredAnswer(blocks, model, None)
 
 
 def thought(n: int) -> dict[str, Any]:
@@ -250,11 +259,7 @@ def test_earlier_turns_keep_only_a_newest_run_never_a_hole() -> None:
     assert assistants[2] == [{**CALL, "id": "c"}], "the text answer after c is unknown too"
     assert restored.dropped == 4 and not restored.opens_without_thinking
     known["done"] = [thought(9), {"type": "text", "text": "done"}]
-
-    def find(blocks: list[dict[str, Any]], conversation: str) -> Any:
-        ids = [b["id"] for b in blocks if b["type"] == "tool_use"]
-        return known.get(ids[0] if ids else blocks[0]["text"])
-
+    find = finder(known)
     restored = restore_thinking(None, turns, find)
     assistants = [t.blocks for t in restored.turns if t.role == "assistant"]
     assert assistants[2:] == [known["c"], known["done"]], "the newest run keeps its thinking"
@@ -268,6 +273,17 @@ def test_signed_blocks_from_the_client_fill_in_when_the_store_has_none() -> None
     restored = restore_thinking(None, turns, finder({}))
     assert restored.turns[1].blocks == [REDACTED, THOUGHT, *blocks]
     assert not restored.opens_without_thinking
+
+
+def test_answers_of_another_model_are_not_restored() -> None:
+    turns = chat_turns("a")
+    known = {"a": [thought(1), {**CALL, "id": "a"}]}
+    other = restore_thinking(None, turns, lambda b, c: stored(known["a"], "claude-sonnet-4-5"),
+                             requested="claude-opus-5-5", running="claude-opus-5-5")
+    assert other.opens_without_thinking and other.turns[1].blocks == [{**CALL, "id": "a"}]
+    same = restore_thinking(None, turns, finder(known), requested="opus",
+                            running="claude-opus-5-5")
+    assert same.turns[1].blocks == known["a"] and same.turns[1].model == "claude-opus-5-5"
 
 
 def test_a_known_answer_without_thinking_still_opens_without_thinking() -> None:
@@ -313,3 +329,43 @@ def test_reasoning_effort_none_turns_thinking_off() -> None:
 ])
 def test_manual_thinking_models(model: str | None, manual: bool) -> None:
     assert manual_thinking(model) is manual
+
+
+# -- planning what reaches the API -------------------------------------------------------------
+def planned(model: str | None = None, **fields: Any) -> Any:
+    from claude_openai import Config
+    from claude_openai._thinking import plan
+    body = {"messages": [{"role": "user", "content": "x"}], **fields}
+    if model:
+        body["model"] = model
+    return plan(parse_request(body), Config())
+
+
+@pytest.mark.parametrize(("model", "fields", "sampling", "off"), [
+    (None, {"top_p": 0.5}, {"top_p": 0.5}, True),
+    (None, {"top_p": 0.97}, {"top_p": 0.97}, False),  # the API takes top_p >= 0.95 with thinking
+    ("claude-sonnet-4-5", {"top_p": 0.5}, {}, False),  # Claude Code would add temperature 1
+    ("claude-sonnet-4-6", {"top_p": 0.5}, {}, False),
+    ("claude-opus-4-7", {"top_p": 0.5}, {"top_p": 0.5}, True),
+    ("claude-sonnet-4-5", {"temperature": 0.2, "top_p": 0.5}, {"temperature": 0.2}, True),
+    ("claude-sonnet-4-5", {"temperature": 1}, {}, False),
+])
+def test_sampling_and_thinking_are_chosen_so_the_api_accepts_them(
+        model: str | None, fields: dict[str, Any], sampling: dict[str, float], off: bool) -> None:
+    chat = planned(model, **fields)
+    assert (chat.sampling, chat.thinking_off) == (sampling, off)
+
+
+@pytest.mark.parametrize(("model", "max_tokens", "budget", "off"), [
+    ("claude-sonnet-4-5", 50, None, True),  # no room for the least budget (1024) and an answer
+    ("claude-sonnet-4-5", 2047, None, True),
+    ("claude-sonnet-4-5", 2048, 1024, False),
+    ("claude-opus-4-5", 10000, 5000, False),
+    ("claude-sonnet-4-5", 100000, 31999, False),
+    ("claude-sonnet-4-5", None, None, False),  # Claude Code's own budget, below its max_tokens
+    ("claude-opus-5-5", 50, None, False),  # adaptive thinking has no budget to fit
+])
+def test_a_manual_thinking_budget_fits_below_max_tokens(
+        model: str, max_tokens: int | None, budget: int | None, off: bool) -> None:
+    chat = planned(model, **({"max_tokens": max_tokens} if max_tokens else {}))
+    assert (chat.thinking_budget, chat.thinking_off) == (budget, off)

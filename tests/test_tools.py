@@ -13,6 +13,7 @@ from claude_openai import Config, InvalidRequestError
 from claude_openai._options import cli_env
 from claude_openai._request import parse_request
 from claude_openai._response import ResponseBuilder
+from claude_openai._thinking import plan
 from claude_openai._tools import api_name, parse_tool_config
 
 WEATHER = {"type": "function", "function": {
@@ -177,8 +178,9 @@ def test_tool_messages_must_match_a_call(messages: list[Any], param: str) -> Non
 
 
 def test_forced_choice_turns_thinking_off_and_reaches_the_body() -> None:
-    env = cli_env(parse_request({"messages": [user("x")], "tools": [WEATHER],
-                                 "tool_choice": "required"}), Config(), "/w")
+    chat = plan(parse_request({"messages": [user("x")], "tools": [WEATHER],
+                               "tool_choice": "required"}), Config())
+    env = cli_env(chat, Config(), "/w")
     assert env["CLAUDE_CODE_DISABLE_THINKING"] == "1"
     assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == {"tool_choice": {"type": "any"}}
 
