@@ -56,6 +56,11 @@ class BlockRecorder:
     def blocks(self) -> list[Block]:
         return [*self._done, *(self._open[i] for i in sorted(self._open))]
 
+    def finished_thinking(self, index: int) -> Block | None:
+        """The thinking block at ``index`` of the current message, once its stream ended."""
+        block = self._open.get(index)
+        return block if block is not None and block.get("type") in THINKING_TYPES else None
+
     def thinking(self) -> list[Block]:
         return [b for b in self.blocks if b.get("type") in THINKING_TYPES]
 

@@ -99,7 +99,9 @@ class ResponseBuilder:
         elif kind == "content_block_delta":
             return self._chunks(self._on_delta(event.get("index", -1), event.get("delta") or {}))
         elif kind == "content_block_stop":
-            return self._chunks(self.calls.stop(event.get("index", -1)))
+            signed = self.recorder.finished_thinking(event.get("index", -1))
+            carried = [{"thinking_blocks": [signed]}] if signed else []
+            return self._chunks(carried + self.calls.stop(event.get("index", -1)))
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
             usage = event.get("usage") or {}
@@ -211,7 +213,14 @@ class ResponseBuilder:
         return None if not content and self.calls.calls else content
 
     def _reasoning_fields(self) -> dict[str, Any]:
-        return {"reasoning_content": "".join(self.reasoning)} if self.reasoning else {}
+        """``reasoning_content`` (the text shown), and the signed blocks as LiteLLM carries
+        them (``thinking_blocks``), so that a client may send them back with the message."""
+        fields: dict[str, Any] = {}
+        if self.reasoning:
+            fields["reasoning_content"] = "".join(self.reasoning)
+        if signed := self.recorder.thinking():
+            fields["thinking_blocks"] = signed
+        return fields
 
     def completion(self) -> dict[str, Any]:
         """The whole Chat Completion; call after the ResultMessage was fed."""

@@ -93,7 +93,8 @@ def test_reasoning_is_shown_on_the_message_never_in_the_content() -> None:
     completion = builder.completion()
     message = ChatCompletion.model_validate(completion).choices[0].message
     assert message.content == "Hello"
-    assert message.model_extra == {"reasoning_content": "let me see\n\nmore"}
+    assert message.model_extra == {"reasoning_content": "let me see\n\nmore", "thinking_blocks": [
+        THOUGHT, {"type": "thinking", "thinking": "more", "signature": "s2"}]}
     assert completion["usage"]["completion_tokens_details"] == {"reasoning_tokens": 4}
 
 
@@ -101,8 +102,9 @@ def test_reasoning_streams_before_the_content_as_it_arrives() -> None:
     builder = ResponseBuilder(model=None)
     chunks = answer(builder, THOUGHT, {"type": "text", "text": "Hello"})
     deltas = [ChatCompletionChunk.model_validate(c).choices[0].delta for c in chunks]
-    reasoning = [d.model_extra.get("reasoning_content") for d in deltas if d.model_extra]
-    assert reasoning == ["let m", "e see"]
+    extras = [d.model_extra for d in deltas if d.model_extra]
+    assert extras == [{"reasoning_content": "let m"}, {"reasoning_content": "e see"},
+                      {"thinking_blocks": [THOUGHT]}]  # the signed block once it is whole
     first_content = next(i for i, d in enumerate(deltas) if d.content)
     assert all(not (d.model_extra or {}).get("reasoning_content")
                for d in deltas[first_content:])
@@ -114,14 +116,16 @@ def test_reasoning_off_shows_none_but_still_records_the_blocks() -> None:
     builder = ResponseBuilder(model=None, reasoning=False)
     chunks = answer(builder, THOUGHT, {"type": "text", "text": "Hi"})
     assert not any("reasoning_content" in c["choices"][0]["delta"] for c in chunks if c["choices"])
-    assert "reasoning_content" not in builder.completion()["choices"][0]["message"]
+    message = builder.completion()["choices"][0]["message"]
+    assert "reasoning_content" not in message and message["thinking_blocks"] == [THOUGHT]
     assert builder.recorder.thinking() == [THOUGHT]
 
 
 def test_an_answer_without_thinking_has_no_reasoning_field() -> None:
     builder = ResponseBuilder(model=None)
     answer(builder, {"type": "text", "text": "Hi"})
-    assert "reasoning_content" not in builder.completion()["choices"][0]["message"]
+    message = builder.completion()["choices"][0]["message"]
+    assert "reasoning_content" not in message and "thinking_blocks" not in message
 
 
 # -- what clients carry back -------------------------------------------------------------------
