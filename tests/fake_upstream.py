@@ -519,8 +519,10 @@ class FakeUpstream:
             if refused:
                 self.refusals.clear()
         if refused:
+            calls = self.calls
             raise AssertionError("the fake API refused what the real one would refuse:\n"
-                                 + "\n".join(describe_refusal(b, m) for b, m in refused))
+                                 + "\n".join(describe_refusal(b, m, _position(calls, b))
+                                              for b, m in refused))
 
     @property
     def calls(self) -> list[dict[str, Any]]:
@@ -646,12 +648,18 @@ class FakeUpstream:
         yield _sse({"type": "message_stop"})
 
 
-def describe_refusal(body: Any, message: str) -> str:
-    """One refusal for a failure message: which request (model, last user text) and why."""
+def describe_refusal(body: Any, message: str, position: int | None = None) -> str:
+    """One refusal for a failure message: which request (its place among the test's model
+    calls, the model, the last user text) and why."""
     request = body if isinstance(body, dict) else {}
     asked = last_user_text(request) if isinstance(request.get("messages"), list) else ""
     asked = asked if len(asked) <= 80 else asked[:77] + "..."
-    return f"- model {request.get('model')!r}, last user text {asked!r}: {message}"
+    where = f"call {position + 1}, " if position is not None else ""
+    return f"- {where}model {request.get('model')!r}, last user text {asked!r}: {message}"
+
+
+def _position(calls: list[Any], body: Any) -> int | None:
+    return next((i for i, call in enumerate(calls) if call is body), None)
 
 
 def _error(status: int, kind: str, message: str,

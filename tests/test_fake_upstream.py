@@ -109,7 +109,7 @@ def test_the_check_fails_a_test_with_an_unexpected_refusal(server: FakeUpstream)
     with pytest.raises(AssertionError) as info:
         server.check_refusals()
     assert "messages.0: all messages must have non-empty content" in str(info.value)
-    assert "'claude-sonnet-5-5'" in str(info.value)
+    assert "- call 1, model 'claude-sonnet-5-5', last user text ''" in str(info.value)
     server.check_refusals()  # reported once: the refusal is taken out
     server.reset()
     assert server.stray_refusals == []
