@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_upstream import FakeUpstream  # noqa: E402
+from fake_upstream import FakeUpstream, describe_refusal  # noqa: E402
 from servers import wait_for_no_claude  # noqa: E402
 
 from claude_openai import Config  # noqa: E402
@@ -44,14 +44,22 @@ def upstream_server(claude_config_dir: Path) -> Iterator[FakeUpstream]:
         mp.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         yield server
     server.stop()
+    server.reset()  # the last test's refusals, if nobody checked them, count as stray too
+    assert server.stray_refusals == [], (
+        "the fake API refused requests outside any test's `upstream` fixture:\n"
+        + "\n".join(describe_refusal(b, m) for b, m in server.stray_refusals))
 
 
 @pytest.fixture
 def upstream(upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
-    """The fake upstream, emptied for this test; checks no CLI process outlives the test."""
+    """The fake upstream, emptied for this test; checks no CLI process outlives the test, and
+    that the fake refused nothing (unless the test called ``upstream.expect_refusals()``): a 400
+    the project handled quietly would otherwise pass unseen."""
     upstream_server.reset()
     yield upstream_server
-    assert wait_for_no_claude() == [], "a Claude Code CLI process outlived the test"
+    left = wait_for_no_claude()
+    upstream_server.check_refusals()
+    assert left == [], "a Claude Code CLI process outlived the test"
 
 
 @pytest.fixture
