@@ -638,7 +638,7 @@ class FakeUpstream:
         if text_block:
             yield _sse({"type": "content_block_stop", "index": text_index})
         for i, tool in enumerate(reply.tools):
-            for event in _tool_events(tool, i, text_index + int(text_block) + i):
+            for event in _tool_events(tool, i, text_index + int(text_block) + i, answer.id):
                 if reply.delay:
                     await anyio.sleep(reply.delay)
                 yield _sse(event)
@@ -726,7 +726,7 @@ def _message(answer: Answer, reply: Reply) -> dict[str, Any]:
     text = "".join(answer.deltas)
     content = [t.block for t in answer.thoughts]
     content += [{"type": "text", "text": text}] if text else []
-    content += [{"type": "tool_use", "id": _tool_id(t, i), "name": t["name"],
+    content += [{"type": "tool_use", "id": _tool_id(t, i, answer.id), "name": t["name"],
                  "input": t["input"]} for i, t in enumerate(reply.tools)]
     return {
         "id": answer.id, "type": "message", "role": "assistant", "model": answer.model,
@@ -753,18 +753,21 @@ def _thinking_events(thought: Thought, index: int) -> list[dict[str, Any]]:
     ]
 
 
-def _tool_id(tool: dict[str, Any], i: int) -> str:
-    return str(tool.get("id") or f"toolu_fake{i}")
+def _tool_id(tool: dict[str, Any], i: int, response: str) -> str:
+    """The scripted id, else one unique to this response, as the real API's ids are."""
+    return str(tool.get("id") or f"toolu_{response.removeprefix('msg_')}_{i}")
 
 
-def _tool_events(tool: dict[str, Any], i: int, index: int) -> list[dict[str, Any]]:
+def _tool_events(tool: dict[str, Any], i: int, index: int,
+                 response: str) -> list[dict[str, Any]]:
     """A tool_use block whose arguments arrive in three input_json_delta pieces."""
     arguments = json.dumps(tool["input"])
     cut = max(1, len(arguments) // 3)
     pieces = [arguments[:cut], arguments[cut:2 * cut], arguments[2 * cut:]]
     return [
         {"type": "content_block_start", "index": index, "content_block": {
-            "type": "tool_use", "id": _tool_id(tool, i), "name": tool["name"], "input": {}}},
+            "type": "tool_use", "id": _tool_id(tool, i, response), "name": tool["name"],
+            "input": {}}},
         *[{"type": "content_block_delta", "index": index,
            "delta": {"type": "input_json_delta", "partial_json": p}} for p in pieces if p],
         {"type": "content_block_stop", "index": index},
