@@ -11,7 +11,8 @@ What each setting keeps out (notes §3.1, §3.2, §3.14, §7):
 - ``CLAUDE_CODE_MAX_RETRIES``: failures surface in seconds;
 - ``CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK``: a failed stream fails instead of silently
   re-running without deltas;
-- ``max_budget_usd``: one upstream call per request (see ``ONE_CALL_BUDGET``).
+- ``max_budget_usd``: one upstream call per request (see ``ONE_CALL_BUDGET``), kept out of the
+  model's context by ``CLAUDE_CODE_DISABLE_ATTACHMENTS``;
 
 Client functions (notes §4): an in-process MCP server lists them under their own names
 (``CLAUDE_AGENT_SDK_MCP_NO_PREFIX``, full descriptions, schemas passed through untouched), and a
@@ -86,6 +87,9 @@ def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str
         "CLAUDE_CODE_MAX_RETRIES": str(config.max_retries),
         "ENABLE_TOOL_SEARCH": "false",
         "CLAUDE_CODE_TMPDIR": workdir,
+        # No per-turn attachments: the one-call budget guard would show in every request as
+        # "USD budget: $0/$1e-9; $1e-9 remaining" (none of the others apply to a plain model)
+        "CLAUDE_CODE_DISABLE_ATTACHMENTS": "1",
     }
     if config.reasoning == "off":  # else Claude Code asks for "updates" instead of "omitted"
         env["CLAUDE_CODE_THINKING_DISPLAY_UPDATES"] = "0"

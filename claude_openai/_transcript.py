@@ -6,6 +6,7 @@ where flattening the chat into one prompt would not.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -18,25 +19,30 @@ from ._messages import Turn
 def transcript_entries(
     turns: list[Turn], *, session_id: str, cwd: str, model: str | None
 ) -> list[dict[str, Any]]:
-    """One transcript entry per turn, chained by ``parentUuid``."""
+    """One transcript entry per turn, chained by ``parentUuid``, and today's date after the
+    first turn.
+
+    A live session records its per-session context (environment, model, date) as attachment
+    entries after the first user turn, and the CLI renders them as the ``system`` message there
+    when it resumes.  With none, that message goes out empty (``"content": []``), which the API
+    refuses.  The date alone fills it ("Today's date is …", the CLI's own words); the CLI then
+    announces the environment and model after the newest turn, as on a first turn.
+    """
     now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     entries: list[dict[str, Any]] = []
     parent: str | None = None
-    for turn in turns:
+    common = {"sessionId": session_id, "timestamp": now, "isSidechain": False,
+              "userType": "external", "cwd": cwd, "version": __cli_version__}
+    for i, turn in enumerate(turns):
         entry_id = str(uuid.uuid4())
-        entries.append({
-            "type": turn.role,
-            "uuid": entry_id,
-            "parentUuid": parent,
-            "sessionId": session_id,
-            "timestamp": now,
-            "isSidechain": False,
-            "userType": "external",
-            "cwd": cwd,
-            "version": __cli_version__,
-            "message": _message(turn, model),
-        })
+        entries.append({"type": turn.role, "uuid": entry_id, "parentUuid": parent, **common,
+                        "message": _message(turn, model)})
         parent = entry_id
+        if i == 0:  # the CLI's local date, as it compares it (a mismatch is only re-announced)
+            parent = str(uuid.uuid4())
+            entries.append({"type": "attachment", "uuid": parent, "parentUuid": entry_id,
+                            **common, "attachment": {"type": "date",
+                                                     "date": time.strftime("%Y-%m-%d")}})
     return entries
 
 

@@ -7,6 +7,7 @@ and an empty ``CLAUDE_CONFIG_DIR``, and none of the host's other credentials.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,19 @@ def upstream(upstream_server: FakeUpstream) -> Iterator[FakeUpstream]:
     left = wait_for_no_claude()
     upstream_server.check_refusals()
     assert left == [], "a Claude Code CLI process outlived the test"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_event_loop() -> Iterator[None]:
+    """Close an event loop a library left set on this thread (LiteLLM's sync service logger
+    calls ``asyncio.get_event_loop()``, which makes one and never closes it): else it is
+    collected in some later test and its ResourceWarning fails the run."""
+    yield
+    policy = asyncio.get_event_loop_policy()
+    loop = getattr(getattr(policy, "_local", None), "_loop", None)
+    if loop is not None and not loop.is_running() and not loop.is_closed():
+        loop.close()
+        policy.set_event_loop(None)
 
 
 @pytest.fixture

@@ -219,27 +219,26 @@ def test_litellm_sends_thinking_blocks_back(upstream: FakeUpstream, config: Conf
                                             other_instance: Config) -> None:
     import litellm  # imported here: it takes a second or two
 
-    first_server = ThreadedServer(create_app(config)).start()
-    second_server = ThreadedServer(create_app(other_instance)).start()
+    upstream.queue(Reply(thinking=["plan"], text="", tools=calls_of(0, False)))
+    first = chat_completion(body(MANUAL, [ask("w?")]), config=config)["choices"][0]["message"]
+    # What LiteLLM's openai provider makes of that answer: its thinking_blocks are kept
+    kept = litellm.utils.convert_to_model_response_object(
+        {"id": "x", "object": "chat.completion", "created": 0, "model": MANUAL,
+         "choices": [{"index": 0, "message": first, "finish_reason": "tool_calls"}]},
+        litellm.ModelResponse()).choices[0].message
+    assert kept.thinking_blocks == first["thinking_blocks"]
+    echoed = kept.model_dump()
+    second = ThreadedServer(create_app(other_instance)).start()  # its own, empty store
     try:
-        messages: list[Any] = [ask("w?")]
-        upstream.queue(Reply(thinking=["plan"], text="", tools=calls_of(0, False)))
-        response = litellm.completion(model=f"openai/{MANUAL}", messages=messages,
-                                      tools=[WEATHER], api_base=first_server.url + "/v1",
-                                      api_key="x")
-        message = response.choices[0].message
-        assert message.reasoning_content == "plan"
-        assert message.thinking_blocks, "LiteLLM keeps the signed blocks"
-        messages += [message.model_dump(), *results(message.model_dump())]
         upstream.queue(Reply(text="Sunny."))
-        final = litellm.completion(model=f"openai/{MANUAL}", messages=messages, tools=[WEATHER],
-                                   api_base=second_server.url + "/v1", api_key="x")
-        assert final.choices[0].message.content == "Sunny."
+        final = litellm.completion(model=f"openai/{MANUAL}", api_base=second.url + "/v1",
+                                   api_key="x", tools=[WEATHER],
+                                   messages=[ask("w?"), echoed, *results(first)])
     finally:
-        first_server.stop()
-        second_server.stop()
+        second.stop()
+    assert final.choices[0].message.content == "Sunny."
     follow_up = upstream.calls[1]
-    assert thinking_of(assistant_turns(follow_up)[0])[0]["thinking"] == "plan"
+    assert thinking_of(assistant_turns(follow_up)[0]) == first["thinking_blocks"]
     assert follow_up["thinking"]["type"] == "enabled", "manual thinking stays on"
 
 

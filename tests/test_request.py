@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -189,8 +190,9 @@ def test_no_extra_body_without_parameters() -> None:
 def test_transcript_entries_chain_the_turns() -> None:
     chat = parse_request(body(user("a"), {"role": "assistant", "content": "b"}, user("c")))
     entries = transcript_entries(chat.history, session_id="s", cwd="/w", model="sonnet")
-    assert [e["type"] for e in entries] == ["user", "assistant"]
+    assert [e["type"] for e in entries] == ["user", "attachment", "assistant"]
     assert entries[0]["parentUuid"] is None
-    assert entries[1]["parentUuid"] == entries[0]["uuid"]
-    assert entries[1]["message"]["content"] == [{"type": "text", "text": "b"}]
+    assert [e["parentUuid"] for e in entries[1:]] == [e["uuid"] for e in entries[:-1]]
+    assert entries[1]["attachment"] == {"type": "date", "date": time.strftime("%Y-%m-%d")}
+    assert entries[2]["message"]["content"] == [{"type": "text", "text": "b"}]
     assert {e["sessionId"] for e in entries} == {"s"}
