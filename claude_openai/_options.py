@@ -177,8 +177,8 @@ def new_session_id() -> str:
 def prompt_message(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     """The final user turn as a streaming-input message (keeps image blocks as images).
 
-    ``client_composed`` delivers it verbatim (no ``@path``, no slash commands) also on a warm
-    process, which runs with ``verbatim_prompts`` off so that the pool can send ``/clear``.
+    ``client_composed`` delivers it verbatim (no ``@path``, no slash commands), on top of the
+    process's own ``verbatim_prompts``.
     """
     return {"type": "user", "message": {"role": "user", "content": blocks},
             "parent_tool_use_id": None, "client_composed": True}
@@ -189,5 +189,5 @@ def process_options(system: str | None, config: Config, workdir: str, tools: lis
     """Spawn options of a warm process: what a live process cannot change (the system prompt),
     the isolation, and the client-tools server; per-request knobs are applied later."""
     options = agent_options(plain_request(system), config, workdir, stderr=stderr)
-    return dataclasses.replace(options, verbatim_prompts=False, env={**options.env, **TOOL_ENV},
+    return dataclasses.replace(options, env={**options.env, **TOOL_ENV},
                                **tool_server_options(tools, names))

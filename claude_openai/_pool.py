@@ -1,11 +1,20 @@
 """Warm Claude processes: connected CLIs that answer in milliseconds instead of a 300 ms spawn.
 
-A warm process is keyed by what a live process cannot change, its system prompt (notes §5.2).
-Everything else is applied per request: model, output limit, sampling, effort and the tool set.
-Every request starts on a fresh session: a process serves up to ``pool_max_requests``, each
-after a ``/clear`` done in the background (a request that arrives meanwhile waits the few
-milliseconds for it), and new spares are primed (see `WarmProcess.prime`). Nothing of one
-request reaches another, and the one-call budget guard holds (it counts per session).
+A warm process is keyed by what a live process cannot change (notes §5.2): its system prompt,
+and whether it runs with the one-call budget guard.  Everything else is applied per request:
+model, output limit, sampling, effort and the tool set.  New spares are primed (see
+`WarmProcess.prime`).
+
+Every request starts on an empty session, with no trace of the last one in what reaches the
+model:
+- a request with ``max_tokens`` needs the guard (exactly one upstream call, no auto-continuation),
+  and the guard's budget counts until a ``/clear``, which would leave its record in the next
+  request; so a guarded process serves one request and is replaced;
+- any other request runs on an unguarded process, which serves up to ``pool_max_requests``, each
+  after the last one was taken back with ``rewind_conversation`` (done in the background; a
+  request that arrives meanwhile waits the few milliseconds for it).  Claude Code keeps
+  announcing every tool a session has listed, so such a process serves only requests with the
+  tools it first served (or none).
 Requests a warm process cannot serve (earlier turns to resume, tool results, ``response_format``)
 run on a process of their own, as do requests that find every warm process busy.
 """
@@ -36,6 +45,7 @@ from ._options import (
     agent_options,
     process_options,
     prompt_message,
+    wire_tools,
 )
 from ._prime_sink import PrimeSink
 from ._request import ChatRequest
@@ -51,7 +61,7 @@ from ._session import (
     with_history,
 )
 from ._sticky import Answer, fingerprint, sticky_eligible
-from ._warm import BASE_URL, WarmProcess
+from ._warm import BASE_URL, Key, WarmProcess
 
 logger = logging.getLogger("claude_openai")
 CLI_FAILURES = ("cli_unavailable", "cli_error")
@@ -71,11 +81,11 @@ class Pool:
         self.idle: list[WarmProcess] = []
         self.busy: set[WarmProcess] = set()
         self.starting = 0
-        self.starting_keys: Counter[str | None] = Counter()
+        self.starting_keys: Counter[Key] = Counter()
         self.counts: Counter[str] = Counter()
         self._changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._last_key: str | None = None
+        self._last_key: Key = (None, False)
         self._closed = False
         self._reaper: asyncio.Task[None] | None = None
         self._sink: PrimeSink | None = PrimeSink() if config.pool_prime else None
@@ -92,7 +102,9 @@ class Pool:
                 async for message in messages:
                     yield message
             return
-        proc = await self._acquire(request.system) if warm_eligible(request) else None
+        tools = wire_tools(request.tools)
+        key = (request.system, request.max_tokens is not None)
+        proc = await self._acquire(key, tools) if warm_eligible(request) else None
         if proc is None:
             self.counts["cold"] += 1
             async with aclosing(run_cold(request, self.config)) as messages:
@@ -104,11 +116,11 @@ class Pool:
             run = Run(self.config, proc.stderr)
             with run.guard():
                 await proc.prepare(request, self.config)
-                await proc.client.query(single(prompt_message(request.prompt or [])))
+                await proc.client.query(single(proc.prompt(request.prompt or [])))
             async with aclosing(drive(proc.client, run)) as messages:
                 async for message in messages:
                     started, finished = True, isinstance(message, ResultMessage)
-                    yield message
+                    yield proc.own_cost(message)
         except ClaudeOpenAIError as exc:
             if started or exc.code not in CLI_FAILURES or alive(proc.client):
                 raise
@@ -135,7 +147,7 @@ class Pool:
             self.starting += 1
             try:
                 with run.guard():  # a failed start maps to its HTTP error
-                    proc = await self._connect(request.system, resume=request)
+                    proc = await self._connect((request.system, False), resume=request)
             finally:
                 self.starting -= 1
             self.counts["sticky_started"] += 1
@@ -175,7 +187,7 @@ class Pool:
         """End the reply in flight; True when the process is fit to serve again."""
         if not alive(proc.client) or not await interrupt(proc.client):
             return False
-        if proc.served + 1 >= self.config.pool_max_requests:
+        if proc.guarded or proc.served + 1 >= self.config.pool_max_requests:
             return True  # it retires anyway
         with anyio.move_on_after(2):
             async for _ in proc.client.receive_response():
@@ -183,12 +195,14 @@ class Pool:
             return True
         return False
 
-    async def _acquire(self, key: str | None) -> WarmProcess | None:
+    async def _acquire(self, key: Key, tools: list[Tool]) -> WarmProcess | None:
         self._last_key = key
         self._start_reaper()
         waited = False
         while True:
-            proc = next((p for p in self.idle if p.key == key and p.held is None), None)
+            fitting = [p for p in self.idle if p.key == key and p.held is None and p.fits(tools)]
+            # one that served these tools before, else a clean one (which keeps it for them)
+            proc = min(fitting, key=lambda p: not p.announced, default=None)
             if proc is not None:
                 self.idle.remove(proc)
                 if alive(proc.client):
@@ -226,13 +240,13 @@ class Pool:
     def _release(self, proc: WarmProcess, healthy: bool) -> None:
         self.busy.discard(proc)
         proc.served += 1
-        retire = proc.served >= self.config.pool_max_requests
+        retire = proc.served >= (1 if proc.guarded else self.config.pool_max_requests)
         if self._closed or not healthy or retire or not alive(proc.client):
             self.counts["retired" if retire and healthy else "replaced"] += 1
             self._spawn_task(self._end(proc))
             self._refill()
             return
-        # Counted as a spare on its way while its session is cleared: the size stays right, and
+        # Counted as a spare on its way while its session is reset: the size stays right, and
         # a request arriving meanwhile waits the few milliseconds for it instead of spawning.
         self._counted(proc.key, spare=1, change=1)
         self._spawn_task(self._reset(proc), delay=0)
@@ -240,7 +254,8 @@ class Pool:
     async def _reset(self, proc: WarmProcess) -> None:
         try:
             with anyio.fail_after(10):
-                await proc.clear()
+                if not await proc.reset():
+                    raise RuntimeError("rewind_conversation did not rewind")
         except Exception:
             logger.warning("could not reset a warm Claude process; replacing it", exc_info=True)
             self._counted(proc.key, spare=1, change=-1)
@@ -259,7 +274,8 @@ class Pool:
     def _refill(self) -> None:
         """Keep ``pool_spares`` idle processes ready for the key the last request used."""
         key = self._last_key
-        returning = [p for p in self.busy if p.served + 1 < self.config.pool_max_requests]
+        returning = [p for p in self.busy if not p.guarded
+                     and p.served + 1 < self.config.pool_max_requests]
         # idle, cleared and back in a moment, or on the way: a spare each
         ready = (sum(1 for p in [*self.idle, *returning] if p.key == key and p.held is None)
                  + self.starting_keys[key])
@@ -268,11 +284,11 @@ class Pool:
             self._counted(key, spare=1, change=1)  # now: a request may wait for this spare
             self._spawn_task(self._start(key, counted=True))
 
-    def _counted(self, key: str | None, *, spare: int, change: int) -> None:
+    def _counted(self, key: Key, *, spare: int, change: int) -> None:
         self.starting += change
         self.starting_keys[key] += spare * change
 
-    async def _start(self, key: str | None, *, reserve: bool = False,
+    async def _start(self, key: Key, *, reserve: bool = False,
                      counted: bool = False) -> WarmProcess | None:
         """Start a process: handed back when ``reserve``d for a request, else made idle."""
         spare = 0 if reserve else 1  # requests wait only for spares, not for reserved ones
@@ -301,15 +317,17 @@ class Pool:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _connect(self, key: str | None, *, resume: ChatRequest | None = None,
+    async def _connect(self, key: Key, *, resume: ChatRequest | None = None,
                        prime: bool = False) -> WarmProcess:
         workdir = tempfile.mkdtemp(prefix="claude-openai-")
         tools: list[Tool] = []
         names: set[str] = set()
         stderr: deque[str] = deque(maxlen=20)
         if resume is None:
-            options = process_options(key, self.config, workdir, tools, names,
+            options = process_options(key[0], self.config, workdir, tools, names,
                                       stderr=stderr_sink(stderr))
+            if not key[1]:
+                options = dataclasses.replace(options, max_budget_usd=None)
         else:  # sticky: the request's own settings and turns, no per-session budget guard
             options = agent_options(resume, self.config, workdir, stderr=stderr_sink(stderr))
             options = await with_history(dataclasses.replace(options, max_budget_usd=None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections import deque
@@ -18,16 +19,22 @@ from ._session import single
 
 # What a process is spawned with, before any request's settings are applied.
 _SPAWNED_ENV = request_env(plain_request(None))
-_SPAWNED_KNOBS = {"env": _SPAWNED_ENV, "effortLevel": None}
+CUSTOM_MODEL = "ANTHROPIC_CUSTOM_MODEL_OPTION"
+_SPAWNED_KNOBS = {"env": {**_SPAWNED_ENV, CUSTOM_MODEL: ""}, "effortLevel": None}
 BASE_URL = "ANTHROPIC_BASE_URL"
 # Throwaway queries a spare runs before it serves: measured, the second query of a new process is
 # still slower than later ones; a third gains nothing more.
 PRIME_QUERIES = 2
 
 
+# What a warm process is spawned for: its system prompt, and whether it has the one-call budget
+# guard (single use: see `Pool`).
+Key = tuple[str | None, bool]
+
+
 @dataclass(eq=False)
 class WarmProcess:
-    key: str | None  # the system prompt it was spawned with
+    key: Key
     client: ClaudeSDKClient
     workdir: str
     tools: list[Tool]  # the client-tools server's list, changed in place
@@ -37,14 +44,43 @@ class WarmProcess:
     idle_since: float = field(default_factory=time.monotonic)
     applied: dict[str, Any] = field(default_factory=dict)
     held: str | None = None  # sticky: the fingerprint of the conversation it holds
+    # The tools its session has announced: the CLI keeps announcing a tool once listed, until a
+    # /clear, so a process reset by rewinding serves only requests with these very tools.
+    announced: list[Tool] | None = None
+    marker: str = ""  # the uuid of the current request's prompt: the reset rewinds to it
+    cost: float = 0.0  # the CLI's running total_cost_usd (it adds up across rewinds)
+
+    @property
+    def guarded(self) -> bool:
+        return self.key[1]
+
+    def fits(self, tools: list[Tool]) -> bool:
+        """Whether a request with ``tools`` can run here with exactly those tools offered."""
+        return not self.announced or self.announced == tools
+
+    def prompt(self, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+        """The request's prompt message, marked so that `reset` can take the request back."""
+        self.marker = str(uuid.uuid4())
+        return {**prompt_message(blocks), "uuid": self.marker}
+
+    def own_cost(self, message: Any) -> Any:
+        """``message`` with a result's running cost turned into this request's own."""
+        if not isinstance(message, ResultMessage) or message.total_cost_usd is None:
+            return message
+        before, self.cost = self.cost, message.total_cost_usd
+        return dataclasses.replace(message,
+                                   total_cost_usd=max(message.total_cost_usd - before, 0.0))
 
     async def prepare(self, request: ChatRequest, config: Config) -> None:
         """Apply this request's settings; only what differs from the last request is sent."""
-        knobs = {"env": request_env(request), "effortLevel": request.effort}
+        model = request.model or config.model
+        # Named as the "custom model option", a model is taken as it is: else switching to a
+        # full model id first sends a one-token check request upstream.
+        env = {**request_env(request), CUSTOM_MODEL: model or ""}
+        knobs = {"env": env, "effortLevel": request.effort}
         if knobs != self.applied.get("knobs", _SPAWNED_KNOBS):
             await self.client._query._send_control_request(  # type: ignore[union-attr]
                 {"subtype": "apply_flag_settings", "settings": knobs})
-        model = request.model or config.model
         if model != self.applied.get("model", config.model):
             await self.client.set_model(model)
         if request.thinking_budget != self.applied.get("budget"):  # session state: kept
@@ -58,6 +94,7 @@ class WarmProcess:
             self.names.update(t.name for t in tools)
             await self.client.toggle_mcp_server(TOOL_SERVER, False)
             await self.client.toggle_mcp_server(TOOL_SERVER, True)
+        self.announced = tools
         self.applied = {"knobs": knobs, "model": model, "budget": request.thinking_budget}
 
     async def prime(self, sink_url: str, base_url: str) -> bool:
@@ -94,7 +131,11 @@ class WarmProcess:
         return (len(results) == 1 and not results[0].is_error
                 and not results[0].total_cost_usd and rewind.get("rewound") is True)
 
-    async def clear(self) -> None:
-        await self.client.query("/clear")
-        async for _ in self.client.receive_response():
-            pass
+    async def reset(self) -> bool:
+        """Take the last request back (``rewind_conversation`` to its prompt): the session is
+        empty again and the next request carries no trace of it, where a ``/clear`` would leave
+        its own record (a caveat, the command and its output) in the next request."""
+        control = self.client._query._send_control_request  # type: ignore[union-attr]
+        rewind = await control({"subtype": "rewind_conversation",
+                                "target_message_uuid": self.marker})
+        return rewind.get("rewound") is True

@@ -80,9 +80,9 @@ DEFAULT_USAGE = {
 }
 
 
-# Blocks the CLI adds to a user message on its own: reminders, and the record of a /clear.
-CLI_BLOCKS = ("<system-reminder>", "<local-command-caveat>", "<command-name>",
-              "<local-command-stdout>")
+# Blocks the CLI adds to a user message on its own.  (A /clear's record is not among them: no
+# request may carry one, and an echo that shows it makes the test that sent it fail.)
+CLI_BLOCKS = ("<system-reminder>",)
 
 
 def last_user_text(body: dict[str, Any]) -> str:

@@ -1,8 +1,8 @@
 """A plain model, isolated from the host: nothing of the host's Claude Code setup applies.
 
 The hostile-input checks run three ways: a process per request (cold), a primed warm process,
-and a warm process reused after ``/clear`` (warm processes run with ``verbatim_prompts`` off so
-the pool can send ``/clear``; requests must still reach the model as plain data).
+and a warm process reused after a rewind (warm processes run with ``verbatim_prompts`` off;
+requests must still reach the model as plain data).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def any_config(request: pytest.FixtureRequest, upstream: FakeUpstream) -> Iterat
     try:
         if mode != "cold":
             portal().call(_idle, config)
-        if mode == "reused":  # one request first: the next runs after a /clear
+        if mode == "reused":  # one request first: the next runs after it was rewound
             chat_completion({"messages": [{"role": "user", "content": "first"}]}, config=config)
             portal().call(_idle, config)
             upstream.reset()

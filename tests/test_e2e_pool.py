@@ -53,10 +53,10 @@ def tool(name: str) -> dict[str, Any]:
 CONVERSATIONS = {
     "A": {"messages": [{"role": "system", "content": "You are A."},
                        {"role": "user", "content": "alpha apples"}],
-          "tools": [tool("a_tool")], "max_tokens": 70, "stop": ["ZZA"]},
+          "tools": [tool("a_tool")], "stop": ["ZZA"], "model": "claude-sonnet-5-5"},
     "B": {"messages": [{"role": "system", "content": "You are A."},
                        {"role": "user", "content": "beta bananas"}],
-          "temperature": 0.5, "reasoning_effort": "high"},
+          "tools": [tool("a_tool")], "temperature": 0.5, "reasoning_effort": "high"},
 }
 
 
@@ -69,7 +69,7 @@ def assert_own(call: dict[str, Any], name: str) -> None:
     assert own_text in sent and other_text not in sent
     assert [t["name"] for t in call["tools"]] == [
         t["function"]["name"] for t in CONVERSATIONS[name].get("tools", [])]
-    assert call["max_tokens"] == CONVERSATIONS[name].get("max_tokens", 128000)
+    assert call["model"] == CONVERSATIONS[name].get("model", "claude-opus-5-5")
     assert call.get("stop_sequences") == CONVERSATIONS[name].get("stop")
     assert call.get("temperature") == CONVERSATIONS[name].get("temperature")
     assert ("thinking" in call) is ("temperature" not in CONVERSATIONS[name])
@@ -78,7 +78,7 @@ def assert_own(call: dict[str, Any], name: str) -> None:
     assert len(user_turns) == 1, "an earlier request's turn is still in the conversation"
 
 
-@pytest.mark.parametrize("max_requests", [1, 10], ids=["fresh-process", "reused-after-clear"])
+@pytest.mark.parametrize("max_requests", [1, 10], ids=["fresh-process", "reused-after-rewind"])
 def test_two_conversations_interleaved_over_one_process(upstream: FakeUpstream,
                                                        max_requests: int) -> None:
     config = pooled(pool_max_requests=max_requests)
@@ -104,6 +104,35 @@ def test_two_conversations_interleaved_over_one_process(upstream: FakeUpstream,
         assert_own(call, name)
     system_texts = [[b["text"] for b in c["system"]] for c in upstream.calls]
     assert all("You are A." in texts for texts in system_texts)
+
+
+def test_tools_and_max_tokens_choose_their_own_processes(upstream: FakeUpstream) -> None:
+    # A session keeps announcing a tool once listed (until a /clear, which would leave its
+    # record), so a process serves one tool set; a max_tokens request needs the one-call
+    # guard, whose budget counts until a /clear: its process serves it alone.
+    config = pooled(pool_size=4, pool_max_requests=10)
+    plain = {"messages": [{"role": "user", "content": "no tools"}]}
+    with_tool = {**plain, "tools": [tool("a_tool")]}
+    capped = {**plain, "max_tokens": 50}
+
+    async def main() -> dict[str, int]:
+        try:
+            for request in (with_tool, plain, with_tool, plain, capped, capped):
+                await ready(config)
+                await achat_completion(request, config=config)
+            await anyio.sleep(0.3)  # past the upkeep delay
+            return dict(pool_for(config).counts)
+        finally:
+            await aclose_pools()
+
+    counts = anyio.run(main)
+    assert [[t["name"] for t in c["tools"]] for c in upstream.calls] == [
+        ["a_tool"], [], ["a_tool"], [], [], []]
+    assert [c["max_tokens"] for c in upstream.calls[4:]] == [50, 50]
+    assert counts["retired"] == 2, counts  # each guarded process served one request
+    assert all(len([m for m in c["messages"] if m["role"] == "user"]) == 1
+               for c in upstream.calls), "an earlier request is still in the conversation"
+    assert "local-command" not in json.dumps(upstream.calls)
 
 
 def test_different_system_prompts_get_different_processes(upstream: FakeUpstream) -> None:
@@ -140,7 +169,7 @@ def test_max_tokens_on_a_warm_process_is_one_call(upstream: FakeUpstream) -> Non
     assert [c["max_tokens"] for c in upstream.calls] == [2]
 
 
-@pytest.mark.parametrize("max_requests", [1, 10], ids=["fresh-process", "reused-after-clear"])
+@pytest.mark.parametrize("max_requests", [1, 10], ids=["fresh-process", "reused-after-rewind"])
 def test_disconnect_mid_stream_leaves_no_poisoned_process(upstream: FakeUpstream,
                                                           max_requests: int) -> None:
     config = pooled(pool_max_requests=max_requests)
@@ -161,7 +190,6 @@ def test_disconnect_mid_stream_leaves_no_poisoned_process(upstream: FakeUpstream
             await aclose_pools()
 
     completion = anyio.run(main)
-    # (reused after /clear, Claude Code prefixes a note about the /clear command: see README)
     assert completion["choices"][0]["message"]["content"].endswith("next one")
     assert upstream.sent_deltas[0] < 100, "the first upstream call was not ended"
     last = json.dumps(upstream.calls[-1]["messages"])
@@ -204,7 +232,7 @@ def test_the_sync_functions_reuse_warm_processes(upstream: FakeUpstream) -> None
 
 
 def test_requests_in_a_row_reuse_one_process(upstream: FakeUpstream) -> None:
-    # Default reuse: each request waits the few ms for the last one's /clear, and no extra
+    # Default reuse: each request waits the few ms for the last one's rewind, and no extra
     # process is started beside it (they would only compete for the CPU).
     config = pooled(pool_size=4, pool_max_requests=100)
 
