@@ -21,8 +21,9 @@ class FieldPolicy:
     neutral: tuple[Any, ...] = ()
 
 
-_MAX_NOTE = "sent upstream as `max_tokens`; a cut-off answer ends with `finish_reason: \"length\"`"
-_SAMPLING_NOTE = "sent upstream; Claude's extended thinking is turned off for that request"
+_MAX_NOTE = ("sent upstream as `max_tokens`; a cut-off answer ends with `finish_reason: "
+             "\"length\"`; on models with manual thinking (the 4.5 generation and older) the "
+             "thinking budget is half of it, and below 2048 thinking is off for the request")
 
 FIELDS: tuple[FieldPolicy, ...] = (
     FieldPolicy("messages", "supported",
@@ -34,10 +35,17 @@ FIELDS: tuple[FieldPolicy, ...] = (
     FieldPolicy("max_completion_tokens", "supported", _MAX_NOTE),
     FieldPolicy("max_tokens", "supported", _MAX_NOTE),
     FieldPolicy("stop", "supported", "a string or up to 4, sent upstream as `stop_sequences`"),
-    FieldPolicy("temperature", "supported", _SAMPLING_NOTE),
-    FieldPolicy("top_p", "supported", _SAMPLING_NOTE),
+    FieldPolicy("temperature", "supported",
+                "sent upstream, and thinking is off for that request (the API takes no other "
+                "temperature than 1 with thinking); `1` is dropped as the default it is; with "
+                "`top_p` as well, `temperature` wins (the API takes only one of them)"),
+    FieldPolicy("top_p", "supported",
+                "sent upstream; `0.95` and above with thinking on, lower with thinking off; `1` "
+                "is dropped; dropped too below 0.95 on models to which Claude Code sends "
+                "`temperature: 1` whenever thinking is off (the 4.5 and 4.6 generations)"),
     FieldPolicy("reasoning_effort", "supported",
-                "Claude's effort: `none`/`minimal`/`low` → low, `medium`, `high`, `xhigh`"),
+                "Claude's effort: `minimal`/`low` → low, `medium`, `high`, `xhigh`; `none` turns "
+                "thinking off"),
     FieldPolicy("frequency_penalty", "ignored", "Claude has no equivalent"),
     FieldPolicy("presence_penalty", "ignored", "Claude has no equivalent"),
     FieldPolicy("logit_bias", "ignored", "Claude has no equivalent"),
