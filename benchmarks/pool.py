@@ -6,7 +6,7 @@ so the machine's noise cancels out.  It prints a table with the issue's targets.
 
     python benchmarks/pool.py [N] [--fresh] [--no-prime]   # N runs per figure, default 7
 
-The package defaults: warm processes reused after ``/clear`` (``pool_max_requests=100``), new
+The package defaults: warm processes reused after a rewind (``pool_max_requests=100``), new
 ones primed with throwaway queries to a local stand-in API (``pool_prime``).  ``--fresh``
 measures ``pool_max_requests=1`` (a new process per request); ``--no-prime`` turns priming off.
 
@@ -262,7 +262,7 @@ async def main(runs: int) -> None:
     ttft_ratio = lat["warm_ttft"] / lat["direct_ttft"]
     overhead_ms = over["overhead"] * ms
     stream_ratio = stream["client_window"] / stream["upstream_window"]
-    mode = "a new process per request (--fresh)" if FRESH else "reused after /clear (default)"
+    mode = "a new process per request (--fresh)" if FRESH else "reused after a rewind (default)"
     mode += ", primed" if PRIME else ", not primed (--no-prime)"
     print(f"runs per figure: {runs}; warm processes: {mode}; {os.cpu_count()} cores, "
           f"{sys.platform}")

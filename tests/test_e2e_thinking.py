@@ -288,3 +288,39 @@ def test_awkward_histories_become_valid_requests(upstream: FakeUpstream, config:
     assert answer["content"]
     [call] = upstream.calls
     assert all(t["input_schema"]["type"] == "object" for t in call["tools"])
+
+
+def test_a_rebuilt_history_carries_the_blocks_a_sticky_process_holds(
+        upstream: FakeUpstream) -> None:
+    import anyio
+
+    from claude_openai import achat_completion, aclose_pools
+
+    config = Config(timeout=60, max_retries=0, pool_size=2, pool_spares=1)
+    first = [ask("think first")]
+
+    async def main() -> dict[str, Any]:
+        try:
+            upstream.queue(Reply(thinking=["deep ", "thought"], redacted=1, text="Answer one."))
+            one = (await achat_completion({"messages": first}, config=config))["choices"][0]
+            history = [*first, plain(one["message"])]
+            # turn 2 rebuilds the history on a new process, which then holds it; turn 3 sticks
+            await achat_completion({"messages": [*history, ask("two")]}, config=config)
+            await achat_completion({"messages": [*history, ask("two"), {
+                "role": "assistant", "content": "ECHO: two"}, ask("three")]}, config=config)
+            assert pool_counts(config)["sticky"] == 1
+            return dict(one["message"])
+        finally:
+            await aclose_pools()
+
+    def pool_counts(config: Config) -> dict[str, int]:
+        from claude_openai._runtime import pool_for
+        return dict(pool_for(config).counts)
+
+    answer = anyio.run(main)
+    _, rebuilt, sticky = upstream.calls
+    assert [b["type"] for b in assistant_turns(rebuilt)[0]] == [
+        "thinking", "redacted_thinking", "text"]
+    assert thinking_of(assistant_turns(rebuilt)[0]) == answer["thinking_blocks"]
+    assert assistant_turns(rebuilt)[0] == assistant_turns(sticky)[0]
+

@@ -97,8 +97,11 @@ def test_exposition_is_well_formed_and_escapes_labels() -> None:
     trace.first_token = 0.2
     metrics.observe(trace)
     page = metrics.exposition({"running": 2, "waiting": 3},
-                              {"idle": 1, "busy": 2, "starting": 0, "counts": {"warm": 5}})
+                              {"idle": 1, "busy": 2, "starting": 0, "counts": {"warm": 5}},
+                              {"answers": 4, "bytes": 1234})
     samples = parse(page)
+    assert value(samples, "thinking_store_answers") == 4
+    assert value(samples, "thinking_store_bytes") == 1234
     assert value(samples, "requests_total", status="200") == 1
     assert value(samples, "time_to_first_token_seconds_count") == 1
     assert value(samples, "requests_in_flight") == 2 and value(samples, "requests_queued") == 3
@@ -167,6 +170,9 @@ def test_counters_move_with_real_requests(upstream: FakeUpstream, config: Config
     assert value(after, "completion_tokens_total") == 2 * 2  # "ECHO:", " hi"
     assert value(after, "cost_usd_total") > 0
     assert value(after, "requests_in_flight") == 0 and value(after, "requests_queued") == 0
+    # the answers are kept for later turns, and the store's size shows
+    assert value(after, "thinking_store_answers") >= 1
+    assert value(after, "thinking_store_bytes") > 0
 
 
 @pytest.mark.e2e
