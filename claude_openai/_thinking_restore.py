@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from ._answer_blocks import Block, without_thinking
 from ._messages import Turn
-from ._thinking_store import StoredAnswer, conversation_key
+from ._thinking_store import StoredAnswer, prefix_keys
 
 Finder = Callable[[list[Block], str], "StoredAnswer | None"]
 
@@ -43,8 +43,10 @@ def restore_thinking(system: str | None, turns: list[Turn], find: Finder, *,
     plain_users = [i for i, t in enumerate(turns) if t.role == "user" and not any(
         b.get("type") == "tool_result" for b in t.blocks)]
     in_progress = [i for i in assistants if i > max(plain_users, default=-1)]
+    prefixes = prefix_keys(system, turns)
     found = {i: got for i in assistants
-             if (got := _restore_turn(system, turns, i, find, requested, running)) is not None}
+             if (got := _restore_turn(prefixes[i], turns[i], find, requested, running))
+             is not None}
     missing = [i for i in assistants if i not in found]
     cut = max(missing, default=-1)
     if any(i in missing for i in in_progress):
@@ -58,17 +60,15 @@ def restore_thinking(system: str | None, turns: list[Turn], find: Finder, *,
                     restored=kept, dropped=sum(1 for i in assistants if i <= cut))
 
 
-def _restore_turn(system: str | None, turns: list[Turn], i: int, find: Finder,
-                  requested: str | None,
+def _restore_turn(prefix: str, turn: Turn, find: Finder, requested: str | None,
                   running: str | None) -> tuple[list[Block], str | None] | None:
     """The turn's blocks as the API sent them and the model that answered, or None when any of
-    its messages is unknown."""
-    if not turns[i].echoes:
+    its messages is unknown.  ``prefix``: the key of the conversation before the turn."""
+    if not turn.echoes:
         return None
-    prefix = conversation_key(system, turns[:i])
     blocks: list[Block] = []
     model = None
-    for echo in turns[i].echoes:
+    for echo in turn.echoes:
         stored = find(echo.blocks, prefix)
         if stored is not None and (stored.requested == requested or stored.model == running):
             blocks += stored.blocks

@@ -41,8 +41,18 @@ class StoredAnswer:
 def conversation_key(system: str | None, turns: list[Any]) -> str:
     """A hash of a conversation as the client sees it: system prompt, then each turn's text,
     images and tool calls and results (thinking never counts: clients do not echo it)."""
-    view = [system, [(t.role, visible(t.blocks)) for t in turns]]
-    return hashlib.sha256(json.dumps(view, sort_keys=True, default=str).encode()).hexdigest()
+    return prefix_keys(system, turns)[-1]
+
+
+def prefix_keys(system: str | None, turns: list[Any]) -> list[str]:
+    """``conversation_key`` of ``turns[:i]`` for every i, in one pass (each key chains the one
+    before, so a long history is hashed once, not once per turn)."""
+    keys = [hashlib.sha256(json.dumps([system]).encode()).hexdigest()]
+    for turn in turns:
+        view = json.dumps([keys[-1], turn.role, visible(turn.blocks)], sort_keys=True,
+                          default=str)
+        keys.append(hashlib.sha256(view.encode()).hexdigest())
+    return keys
 
 
 def visible(blocks: list[Block]) -> list[Any]:

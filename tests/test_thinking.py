@@ -18,7 +18,12 @@ from claude_openai._request import parse_request
 from claude_openai._response import ResponseBuilder
 from claude_openai._thinking import manual_thinking
 from claude_openai._thinking_restore import restore_thinking
-from claude_openai._thinking_store import StoredAnswer, ThinkingStore, conversation_key
+from claude_openai._thinking_store import (
+    StoredAnswer,
+    ThinkingStore,
+    conversation_key,
+    prefix_keys,
+)
 
 THOUGHT = {"type": "thinking", "thinking": "let me see", "signature": "sig-1"}
 REDACTED = {"type": "redacted_thinking", "data": "opaque"}
@@ -303,6 +308,9 @@ def test_the_conversation_key_ignores_thinking_and_text_splits() -> None:
                                           {"type": "text", "text": " there"}])]
     assert conversation_key("s", plain) == conversation_key("s", split)
     assert conversation_key("s", plain) != conversation_key("t", plain)
+    keys = prefix_keys("s", plain)
+    assert keys == [conversation_key("s", plain[:i]) for i in range(3)]
+    assert len(set(keys)) == 3
 
 
 # -- request side ------------------------------------------------------------------------------
