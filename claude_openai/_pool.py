@@ -167,7 +167,7 @@ class Pool:
             async with aclosing(drive(proc.client, run)) as messages:
                 async for message in messages:
                     answer.observe(message)
-                    yield message
+                    yield proc.own_cost(message)  # its session's cost adds up turn by turn
         finally:
             with anyio.CancelScope(shield=True):
                 self.busy.discard(proc)

@@ -405,3 +405,36 @@ def test_a_later_turn_without_a_cli_is_a_clean_503(upstream: FakeUpstream) -> No
                                       {"role": "user", "content": "c"}]}, config=config)
     close_pools()
     assert info.value.code == "cli_not_found"
+
+
+def test_each_request_reports_its_own_cost(upstream: FakeUpstream) -> None:
+    # A reused or sticky process's CLI adds its session's cost up (a rewind does not reset
+    # it): the pool hands each request only its own share.
+    from claude_agent_sdk import ResultMessage
+
+    from claude_openai._request import parse_request
+
+    config = pooled(pool_size=2, pool_max_requests=10)
+    history = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "ECHO: a"}]
+
+    async def cost(messages: list[dict[str, Any]]) -> float:
+        request = parse_request({"messages": messages}, config)
+        results = [m async for m in pool_for(config).run(request)
+                   if isinstance(m, ResultMessage)]
+        return float(results[-1].total_cost_usd or 0)
+
+    async def main() -> list[float]:
+        try:
+            await ready(config)
+            costs = [await cost([{"role": "user", "content": "same"}]) for _ in range(3)]
+            costs += [await cost([*history, {"role": "user", "content": "b"}])]
+            costs += [await cost([*history, {"role": "user", "content": "b"}, {
+                "role": "assistant", "content": "ECHO: b"}, {"role": "user", "content": "c"}])]
+            assert pool_for(config).counts["sticky"] == 1
+            return costs
+        finally:
+            await aclose_pools()
+
+    costs = anyio.run(main)
+    assert costs[0] > 0 and costs[1:3] == pytest.approx([costs[0]] * 2), costs
+    assert 0 < costs[4] < 2 * costs[3], costs  # the sticky turn's own, not the session's
