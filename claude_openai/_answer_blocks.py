@@ -82,7 +82,3 @@ def _start(block: dict[str, Any]) -> Block:
 
 def without_thinking(blocks: list[Block]) -> list[Block]:
     return [b for b in blocks if b.get("type") not in THINKING_TYPES]
-
-
-def has_thinking(blocks: list[Block]) -> bool:
-    return any(b.get("type") in THINKING_TYPES for b in blocks)

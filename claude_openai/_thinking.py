@@ -24,8 +24,6 @@ logger = logging.getLogger("claude_openai")
 # Models for which Claude Code sends manual (budgeted) thinking: the 4.5 generation and older.
 _MANUAL = re.compile(r"^claude-(?:opus|sonnet|haiku)-4(?:-[015])?(?:-\d{8})?(?:\[1m\])?$"
                      r"|^claude-3-")
-
-
 _SONNET_OPUS_4_6 = re.compile(r"^claude-(?:opus|sonnet)-4-6")
 MIN_TOP_P = 0.95  # the least top_p the API accepts with thinking on
 MIN_BUDGET = 1024  # the least budget_tokens the API accepts
@@ -86,9 +84,14 @@ def with_thinking(chat: ChatRequest, config: Config) -> ChatRequest:
         requested=model, running=store.resolve(model) if store is not None else model)
     history = restored.turns[:len(chat.history)]
     off = chat.thinking_off or (restored.opens_without_thinking and manual_thinking(model))
-    if restored.opens_without_thinking:
-        logger.debug("the tool turn in progress has no thinking to restore (model %s): %s", model,
-                     "thinking off for this request" if off else "answered without the blocks")
+    if restored.opens_without_thinking or restored.dropped:
+        # info only for a tool loop that lost its reasoning; other misses are common (few-shot
+        # examples, histories from elsewhere)
+        logger.log(logging.INFO if restored.opens_without_thinking else logging.DEBUG,"thinking restored to %d earlier answer(s), not to %d; the turn in progress "
+                    "%s (model %s)", restored.restored, restored.dropped,
+                    "lacks its blocks: " + ("thinking off for this request" if off else
+                                            "answered without them")
+                    if restored.opens_without_thinking else "has them", model)
     return dataclasses.replace(chat, history=history, thinking_off=off)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from ._answer_blocks import Block, without_thinking
+from ._answer_blocks import THINKING_TYPES, Block, without_thinking
 from ._messages import Turn
 from ._thinking_store import StoredAnswer, prefix_keys
 
@@ -53,8 +53,8 @@ def restore_thinking(system: str | None, turns: list[Turn], find: Finder, *,
         cut = max(cut, *in_progress)  # the turn in progress: all or nothing
     out = [Turn(t.role, found[i][0], t.echoes, found[i][1]) if i in found and i > cut
            else Turn(t.role, without_thinking(t.blocks), t.echoes) for i, t in enumerate(turns)]
-    opens = bool(in_progress) and out[in_progress[0]].blocks[:1] != [] and out[
-        in_progress[0]].blocks[0].get("type") in ("thinking", "redacted_thinking")
+    first = out[in_progress[0]].blocks if in_progress else []
+    opens = bool(first) and first[0].get("type") in THINKING_TYPES
     kept = sum(1 for i in assistants if i > cut and i in found and out[i].blocks != turns[i].blocks)
     return Restored(out, opens_without_thinking=bool(in_progress) and not opens,
                     restored=kept, dropped=sum(1 for i in assistants if i <= cut))
