@@ -87,11 +87,12 @@ def with_thinking(chat: ChatRequest, config: Config) -> ChatRequest:
     if restored.opens_without_thinking or restored.dropped:
         # info only for a tool loop that lost its reasoning; other misses are common (few-shot
         # examples, histories from elsewhere)
-        logger.log(logging.INFO if restored.opens_without_thinking else logging.DEBUG,"thinking restored to %d earlier answer(s), not to %d; the turn in progress "
-                    "%s (model %s)", restored.restored, restored.dropped,
-                    "lacks its blocks: " + ("thinking off for this request" if off else
-                                            "answered without them")
-                    if restored.opens_without_thinking else "has them", model)
+        level = logging.INFO if restored.opens_without_thinking else logging.DEBUG
+        lacking = ("lacks its blocks: " + ("thinking off for this request" if off else
+                                           "answered without them"))
+        logger.log(level, "thinking restored to %d earlier answer(s), not to %d; the turn in "
+                   "progress %s (model %s)", restored.restored, restored.dropped,
+                   lacking if restored.opens_without_thinking else "has them", model)
     return dataclasses.replace(chat, history=history, thinking_off=off)
 
 
