@@ -100,9 +100,13 @@ def check_exposure(config: Config) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
     check_exposure(config)
-    configure_logging(config.log_level)
+    logger = configure_logging(config.log_level)
     from ._app import create_app
+    from ._health import startup_report
     from ._server import serve
+
+    for level, message in startup_report(config, os.environ):
+        logger.log(level, message)
 
     serve(create_app(config), config)
 

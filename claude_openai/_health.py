@@ -5,6 +5,7 @@ Nothing here calls the model.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Mapping
@@ -70,3 +71,22 @@ def health(config: Config, version: str | None, environ: Mapping[str, str]) -> d
         "auth": auth_method(environ),
         "default_model": config.model,
     }
+
+
+def startup_report(config: Config, environ: Mapping[str, str]) -> list[tuple[int, str]]:
+    """What ``serve`` logs as it starts: the CLI it will run and the credentials it will use,
+    as (logging level, message); a missing CLI or missing credentials is said plainly, since
+    otherwise a new user learns it only from the first request's error."""
+    path = cli_path(config)
+    version = cli_version(path)
+    auth = auth_method(environ)
+    report = [(logging.INFO, f"claude-openai {__version__}: Claude Code CLI "
+                             f"{version or '(not runnable)'} at {path}; authentication: {auth}")]
+    if version is None:
+        report.append((logging.ERROR, f"the Claude Code CLI at {path} does not run: every "
+                                      "request will fail with a 503 (see --cli-path)"))
+    if auth == "none":
+        report.append((logging.WARNING, "no Claude Code credentials found: run `claude login` "
+                                        "(or set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN), "
+                                        "else every request fails with a 502 from the API"))
+    return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,22 @@ def test_serve_logs_each_request_line(capsys: pytest.CaptureFixture[str]) -> Non
     finally:
         logger.handlers, logger.propagate = [], True
         logger.setLevel("NOTSET")
+
+
+def test_serve_reports_its_cli_and_credentials_at_start(tmp_path: Path) -> None:
+    import logging
+
+    from claude_openai._health import startup_report
+
+    empty = {"CLAUDE_CONFIG_DIR": str(tmp_path)}  # no key, no token, no `claude login`
+    report = startup_report(Config(), empty)
+    assert report[0][0] == logging.INFO and "authentication: none" in report[0][1]
+    assert "Claude Code CLI 2." in report[0][1]
+    [(level, warning)] = report[1:]
+    assert level == logging.WARNING and "claude login" in warning
+    [(level, line)] = startup_report(Config(), {**empty, "ANTHROPIC_API_KEY": "sk-x"})
+    assert level == logging.INFO and "authentication: api_key" in line
+    missing = startup_report(Config(cli_path=str(tmp_path / "nope")), {
+        **empty, "ANTHROPIC_API_KEY": "sk-x"})
+    assert [lvl for lvl, _ in missing] == [logging.INFO, logging.ERROR]
+    assert "does not run" in missing[1][1]

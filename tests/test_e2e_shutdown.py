@@ -94,6 +94,8 @@ def test_a_stream_shorter_than_the_grace_completes(upstream: FakeUpstream) -> No
     assert content(got) == words and got[-1] == "data: [DONE]"
     assert exited < 5, f"the server took {exited:.1f} s to exit after its last request ended"
     assert "Traceback" not in stderr
+    # at start it said which CLI and which credentials it would use
+    assert "Claude Code CLI 2." in stderr and "authentication: api_key" in stderr
     assert server.leftovers() == [], "a Claude process outlived the server"
     assert upstream.completed == [True]
 
