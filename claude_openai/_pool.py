@@ -112,8 +112,8 @@ class Pool:
                     yield message
             return
         started = finished = False
+        run = Run(self.config, proc.stderr)
         try:
-            run = Run(self.config, proc.stderr)
             with run.guard():
                 await proc.prepare(request, self.config)
                 await proc.client.query(single(proc.prompt(request.prompt or [])))
@@ -130,7 +130,8 @@ class Pool:
         if not started:  # the process died before answering: once more, on a fresh one
             self.counts["retried"] += 1
             logger.warning("a warm Claude process died; retrying on a fresh one")
-            async with aclosing(run_cold(request, self.config)) as messages:
+            # the request's clocks keep running: its time limits count from its arrival
+            async with aclosing(run_cold(request, self.config, run.started)) as messages:
                 async for message in messages:
                     yield message
 

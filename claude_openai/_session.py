@@ -96,9 +96,15 @@ async def drive(client: ClaudeSDKClient, run: Run) -> AsyncGenerator[Message, No
             return
 
 
-async def run_cold(request: ChatRequest, config: Config) -> AsyncGenerator[Message, None]:
-    """Run one request on a CLI process of its own, then end the process."""
+async def run_cold(request: ChatRequest, config: Config,
+                   started: float | None = None) -> AsyncGenerator[Message, None]:
+    """Run one request on a CLI process of its own, then end the process.
+
+    ``started``: when the request's clocks started (``anyio.current_time()``), if before this.
+    """
     run = Run(config, deque(maxlen=20))
+    if started is not None:
+        run.started = started
     workdir = tempfile.mkdtemp(prefix="claude-openai-")
     client: ClaudeSDKClient | None = None
     finished = False

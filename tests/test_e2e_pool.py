@@ -438,3 +438,38 @@ def test_each_request_reports_its_own_cost(upstream: FakeUpstream) -> None:
     costs = anyio.run(main)
     assert costs[0] > 0 and costs[1:3] == pytest.approx([costs[0]] * 2), costs
     assert 0 < costs[4] < 2 * costs[3], costs  # the sticky turn's own, not the session's
+
+
+def test_a_retry_after_a_crash_keeps_the_request_clocks(upstream: FakeUpstream,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The warm process dies while the request is applied to it (after 2 s); the retry on a
+    # fresh process must not get a fresh `timeout`: 2 s, a start, then a 1.5 s answer > 3 s.
+    from claude_openai import GatewayTimeoutError
+    from claude_openai._warm import WarmProcess
+
+    prepare = WarmProcess.prepare
+
+    async def dying(self: WarmProcess, request: Any, config: Config) -> None:
+        await prepare(self, request, config)
+        await anyio.sleep(2.0)
+        self.client._transport._process.kill()  # type: ignore[union-attr]
+        await anyio.sleep(0.2)
+
+    monkeypatch.setattr(WarmProcess, "prepare", dying)
+
+    async def main(config: Config, text: str) -> dict[str, Any]:
+        try:
+            await ready(config)
+            return await achat_completion(
+                {"messages": [{"role": "user", "content": text}]}, config=config)
+        finally:
+            counts = dict(pool_for(config).counts)
+            await aclose_pools()
+            assert counts.get("retried") == 1, counts
+
+    roomy = pooled(timeout=30)
+    assert anyio.run(main, roomy, "retried")["choices"][0]["message"]["content"] == (
+        "ECHO: retried")
+    upstream.queue(Reply(first_delay=1.5))
+    with pytest.raises(GatewayTimeoutError):
+        anyio.run(main, pooled(timeout=3, first_token_timeout=0), "too late")
