@@ -151,10 +151,10 @@ def _metrics_endpoint(config: Config, limiter: Limiter,
     return metrics_page
 
 
-def api_routes(config: Config, drain: Drain | None = None) -> list[BaseRoute]:
+def api_routes(config: Config, drain: Drain | None = None,
+               metrics: Metrics | None = None) -> list[BaseRoute]:
     limiter = Limiter(config)  # one per app: it bounds the Claude runs of all its routes
     drain = drain or Drain(config.shutdown_grace)
-    metrics = Metrics() if config.metrics else None
     observer = Observer(config, metrics=metrics, log=True)
     routes: list[BaseRoute] = [
         Route("/chat/completions", _chat_endpoint(config, limiter, observer, drain),
@@ -209,8 +209,10 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
     Returns the mounted sub-app.
     """
     config = config or Config()
-    sub_app = Starlette(routes=api_routes(config), exception_handlers=EXCEPTION_HANDLERS,
-                        middleware=middleware(config))
+    metrics = Metrics() if config.metrics else None
+    sub_app = Starlette(routes=api_routes(config, metrics=metrics),
+                        exception_handlers=EXCEPTION_HANDLERS,
+                        middleware=middleware(config, metrics))
     app.mount(path, sub_app)
     return sub_app
 
@@ -219,7 +221,8 @@ def create_app(config: Config | None = None) -> Starlette:
     """A standalone app: the routes under ``/v1`` and also at the root."""
     config = config or Config()
     drain = Drain(config.shutdown_grace)  # begun by `claude-openai serve` on SIGTERM
-    routes = api_routes(config, drain)  # one set of routes, served at both places
+    metrics = Metrics() if config.metrics else None
+    routes = api_routes(config, drain, metrics)  # one set of routes, served at both places
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -232,14 +235,14 @@ def create_app(config: Config | None = None) -> Starlette:
 
     app = Starlette(routes=[Mount("/v1", routes=routes), *routes],
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan,
-                    middleware=middleware(config))
+                    middleware=middleware(config, metrics))
     app.state.drain = drain
     return app
 
 
-def middleware(config: Config) -> list[Middleware]:
+def middleware(config: Config, metrics: Metrics | None = None) -> list[Middleware]:
     """CORS (only when origins are configured) outside the guard: a preflight needs no key."""
-    stack = [Middleware(Guard, config=config)]
+    stack = [Middleware(Guard, config=config, metrics=metrics)]
     if config.cors_origins:
         origins = [o.strip() for o in config.cors_origins.split(",") if o.strip()]
         stack.insert(0, Middleware(

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._config import Config
 from ._exceptions import AuthenticationError, ClaudeOpenAIError, PayloadTooLargeError
+from ._metrics import Metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 OPEN_PATHS = ("/health",)  # probes need no key; they reveal no data and never call the model
@@ -39,10 +40,11 @@ def key_matches(given: str, keys: list[str]) -> bool:
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, config: Config) -> None:
+    def __init__(self, app: ASGIApp, config: Config, metrics: Metrics | None = None) -> None:
         self.app = app
         self.keys = load_keys(config)
         self.max_body = config.max_body_bytes
+        self.metrics = metrics  # counts the refusals, when the app serves /metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,6 +58,8 @@ class Guard:
         send = _with_request_id(send, request_id)
         refusal = self._refusal(scope, headers)
         if refusal is not None:
+            if self.metrics is not None:
+                self.metrics.refuse(refusal.status_code)
             await _send_error(send, refusal)
             return
         await self.app(scope, receive, send)

@@ -55,11 +55,16 @@ class Metrics:
 
     def __init__(self) -> None:
         self.requests: Counter[int] = Counter()
+        self.refused: Counter[int] = Counter()  # by the guard, before any route: 401, 413
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.cost_usd = 0.0
         self.latency = Histogram(LATENCY_BUCKETS)
         self.ttft = Histogram(TTFT_BUCKETS)
+
+    def refuse(self, status: int) -> None:
+        """Count one request the guard refused (no valid key, a body over the limit)."""
+        self.refused[status] += 1
 
     def observe(self, trace: Trace) -> None:
         """Count one ended request."""
@@ -84,6 +89,10 @@ class Metrics:
             family("requests_total", "counter",
                    "Chat completion requests answered, by HTTP status (499: client went away).",
                    [("", {"status": str(s)}, n) for s, n in sorted(self.requests.items())]),
+            family("refused_requests_total", "counter",
+                   "Requests refused before any route, by HTTP status (401: no valid API key, "
+                   "413: body over the limit).",
+                   [("", {"status": str(s)}, n) for s, n in sorted(self.refused.items())]),
             family("request_duration_seconds", "histogram",
                    "Seconds from a chat request's arrival to the end of its answer.",
                    self.latency.samples()),

@@ -137,6 +137,19 @@ def test_metrics_need_the_key_when_keys_are_set() -> None:
     assert client.get("/health").status_code in (200, 503)  # probes stay open
 
 
+def test_requests_the_guard_refuses_are_counted() -> None:
+    client = TestClient(create_app(Config(api_key=KEY, pool_size=0, max_body_bytes=2048)))
+    keyed = {"Authorization": f"Bearer {KEY}"}
+    assert client.post("/v1/chat/completions", json=CHAT).status_code == 401
+    assert client.post("/v1/chat/completions", json=CHAT,
+                       headers={"Authorization": "Bearer wrong"}).status_code == 401
+    big = {"messages": [{"role": "user", "content": "x" * 4096}]}
+    assert client.post("/v1/chat/completions", json=big, headers=keyed).status_code == 413
+    samples = parse(client.get("/metrics", headers=keyed).text)
+    assert value(samples, "refused_requests_total", status="401") == 2
+    assert value(samples, "refused_requests_total", status="413") == 1
+
+
 def test_metrics_can_be_turned_off() -> None:
     client = TestClient(create_app(Config(metrics=False, pool_size=0)))
     response = client.get("/metrics")
