@@ -99,7 +99,7 @@ async def _answer(request: Request, config: Config, limiter: Limiter, observer: 
     with drain.cut_off():
         await limiter.acquire()
     if trace.stream:  # the run slot is released, and the trace ended, with the stream
-        return EventStreamResponse(observer.watch(trace, answer(chat, config, builder)),
+        return EventStreamResponse(observer.watch(trace, answer(chat, config, builder), drain),
                                    keepalive=config.keepalive_interval, drain=drain,
                                    on_end=lambda status: limiter.release())
     try:

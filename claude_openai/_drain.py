@@ -36,6 +36,10 @@ class Drain:
         for scope in self._scopes:
             scope.deadline = min(scope.deadline, self.cut_at)
 
+    def expired(self) -> bool:
+        """The grace is over: a request cancelled now was cut off by the shutdown."""
+        return self.cut_at is not None and anyio.current_time() >= self.cut_at
+
     @contextlib.contextmanager
     def scope(self) -> Iterator[anyio.CancelScope]:
         """A cancel scope the end of the grace cancels: check its ``cancelled_caught``."""

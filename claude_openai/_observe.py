@@ -12,8 +12,9 @@ from contextlib import aclosing
 from typing import Any
 
 from ._config import Config
+from ._drain import Drain, shutting_down
 from ._metrics import Metrics
-from ._trace import Trace, status_of
+from ._trace import CLIENT_GONE, Trace, status_of
 from ._transcript_files import save
 
 logger = logging.getLogger("claude_openai")
@@ -49,9 +50,14 @@ class Observer:
         await self.finish(trace, status_of(exc), exc)
 
     async def watch(
-        self, trace: Trace, chunks: AsyncGenerator[dict[str, Any], None]
+        self, trace: Trace, chunks: AsyncGenerator[dict[str, Any], None],
+        drain: Drain | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """Pass ``chunks`` through, noting the first token; the request ends with the stream."""
+        """Pass ``chunks`` through, noting the first token; the request ends with the stream.
+
+        A stream cancelled once ``drain``'s grace is over was cut by the shutdown: it ends with
+        the 503 its client is sent in band, not as a client that went away (499).
+        """
         try:
             async with aclosing(chunks) as inner:
                 async for chunk in inner:
@@ -59,7 +65,8 @@ class Observer:
                     trace.chunks += 1
                     yield chunk
         except BaseException as exc:  # GeneratorExit or a cancellation: the consumer left
-            await self.fail(trace, exc)
+            cut = drain is not None and drain.expired() and status_of(exc) == CLIENT_GONE
+            await self.fail(trace, shutting_down() if cut else exc)
             raise
         await self.finish(trace, 200)
 

@@ -126,6 +126,8 @@ def test_a_longer_request_is_cut_after_the_grace(upstream: FakeUpstream) -> None
     assert 0.9 < cut < 3, f"the stream was cut {cut:.1f} s after SIGTERM (grace 1 s)"
     assert plain[0].status_code == 503
     assert plain[0].json()["error"]["code"] == "server_shutting_down"
+    # logged with the status each client saw: 503, the stream's in band too (not 499)
+    assert stderr.count(" status=503 ") == 2 and " status=499 " not in stderr, stderr
     assert exited < 6, f"the server took {exited:.1f} s to exit (grace 1 s)"
     assert "Traceback" not in stderr
     assert server.leftovers() == [], "a Claude process outlived the server"
