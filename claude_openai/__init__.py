@@ -24,6 +24,7 @@ from ._exceptions import (  # noqa: E402
     UpstreamAuthError,
     UpstreamError,
 )
+from ._lifespan import shutdown_grace  # noqa: E402
 from ._runtime import aclose_pools, close_pools  # noqa: E402
 
 __all__ = [
@@ -46,5 +47,6 @@ __all__ = [
     "close_pools",
     "create_app",
     "mount",
+    "shutdown_grace",
     "stream_chat_completion",
 ]

@@ -205,14 +205,17 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
     """Mount the OpenAI-compatible routes under ``path`` of an existing Starlette/FastAPI app.
 
     The mounted app carries its own error handlers (OpenAI-shaped errors) and needs no lifespan:
-    its warm pool starts with the first request; `aclose_pools()` (or exit) ends it.
+    its warm pool starts with the first request; `aclose_pools()` (or exit) ends it.  For the
+    shutdown grace `serve` gives, use `shutdown_grace()` in the host app's lifespan.
     Returns the mounted sub-app.
     """
     config = config or Config()
     metrics = Metrics() if config.metrics else None
-    sub_app = Starlette(routes=api_routes(config, metrics=metrics),
+    drain = Drain(config.shutdown_grace)  # begun by `shutdown_grace()` on SIGTERM, if used
+    sub_app = Starlette(routes=api_routes(config, drain, metrics),
                         exception_handlers=EXCEPTION_HANDLERS,
                         middleware=middleware(config, metrics))
+    sub_app.state.drain = drain
     app.mount(path, sub_app)
     return sub_app
 

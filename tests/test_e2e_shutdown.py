@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,18 +25,31 @@ pytestmark = pytest.mark.e2e
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 
-class Serve:
-    """`python -m claude_openai serve` on an ephemeral port; remembers every CLI it started."""
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
-    def __init__(self, *flags: str) -> None:
+
+class Serve:
+    """`python -m claude_openai serve` on an ephemeral port; remembers every CLI it started.
+
+    ``mounted``: instead, uvicorn running examples/04_mount_starlette.py, whose lifespan uses
+    `shutdown_grace` (settings from ``CLAUDE_OPENAI_*``; the routes under ``/openai/v1``)."""
+
+    def __init__(self, *flags: str, mounted: dict[str, str] | None = None) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/v1"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "claude_openai", "serve", "--port", str(port),
-             "--max-retries", "0", *flags],
-            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = [sys.executable, "-m", "claude_openai", "serve", "--port", str(port),
+                   "--max-retries", "0", *flags]
+        env = os.environ.copy()
+        if mounted is not None:
+            self.url = f"http://127.0.0.1:{port}/openai/v1"
+            command = [sys.executable, "-m", "uvicorn", "04_mount_starlette:app",
+                       "--app-dir", str(EXAMPLES), "--port", str(port),
+                       "--timeout-graceful-shutdown", "10"]
+            env.update({"CLAUDE_OPENAI_MAX_RETRIES": "0", **mounted})
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
         self.seen: set[int] = set()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -98,6 +112,29 @@ def test_a_stream_shorter_than_the_grace_completes(upstream: FakeUpstream) -> No
     assert "Claude Code CLI 2." in stderr and "authentication: api_key" in stderr
     assert server.leftovers() == [], "a Claude process outlived the server"
     assert upstream.completed == [True]
+
+
+def test_a_mounted_app_gives_the_grace_too(upstream: FakeUpstream) -> None:
+    words = " ".join(f"w{i}" for i in range(200))
+    upstream.queue(Reply(text=words, delay=0.05))  # 10 s
+    server = Serve(mounted={"CLAUDE_OPENAI_SHUTDOWN_GRACE": "1"})
+    try:
+        lines = server.stream_lines(CHAT)
+        got = [next(lines)]
+        while not upstream.calls:
+            time.sleep(0.02)
+        signalled = server.terminate()
+        got += list(lines)
+        cut = time.monotonic() - signalled
+        stderr = server.wait()
+    finally:
+        server.process.kill()
+    error = json.loads(got[-1][6:])["error"]
+    assert error["code"] == "server_shutting_down" and "data: [DONE]" not in got
+    assert 0.9 < cut < 3, f"the stream was cut {cut:.1f} s after SIGTERM (grace 1 s)"
+    assert "Traceback" not in stderr
+    assert server.leftovers() == [], "a Claude process outlived the server"
+    assert upstream.completed == [False]
 
 
 def test_a_longer_request_is_cut_after_the_grace(upstream: FakeUpstream) -> None:
