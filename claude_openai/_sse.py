@@ -101,7 +101,7 @@ class EventStreamResponse(Response):
             if not self._started:  # nothing sent yet: a plain error, with its real status
                 await self._send_error(error)
                 return
-        await self._write(encode_event(error.to_dict()), final=True)
+        await self._write(encode_event(in_band(error)), final=True)
 
     async def _write(self, body: bytes, *, final: bool = False) -> None:
         async with self._lock:
@@ -138,3 +138,13 @@ class EventStreamResponse(Response):
             if message["type"] == "http.disconnect":
                 scope.cancel()
                 return
+
+
+def in_band(error: ClaudeOpenAIError) -> dict[str, Any]:
+    """The error as a stream's last event: its status has gone with the first byte, so a
+    ``Retry-After`` it would have carried goes along as ``retry_after`` (seconds)."""
+    body = error.to_dict()
+    retry_after = error.headers.get("Retry-After")
+    if retry_after is not None and retry_after.isdigit():
+        body["error"]["retry_after"] = int(retry_after)
+    return body

@@ -156,6 +156,16 @@ def test_an_error_after_a_keepalive_is_in_band_without_done() -> None:
     assert sent.ended == [504]
 
 
+def test_a_retry_after_survives_in_band() -> None:
+    error = RateLimitError("slow down", code="rate_limit_exceeded",
+                           headers={"Retry-After": "7"})
+    sent = run(failing(error, 0.25), keepalive=0.1)
+    assert sent.status == 200 and sent.frames[0] == ": keepalive"
+    body = json.loads(sent.frames[-1][6:])
+    assert body["error"]["retry_after"] == 7 and body["error"]["code"] == "rate_limit_exceeded"
+    assert sent.ended == [429]
+
+
 def test_an_unexpected_failure_is_a_500_without_a_traceback() -> None:
     sent = run(failing(RuntimeError("secret detail"), 0, "a"))
     error = json.loads(sent.frames[-1][6:])["error"]
