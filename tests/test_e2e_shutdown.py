@@ -3,6 +3,7 @@ seconds, then cuts them off; the server exits promptly and no Claude process out
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -170,3 +171,30 @@ def test_a_longer_request_is_cut_after_the_grace(upstream: FakeUpstream) -> None
     assert server.leftovers() == [], "a Claude process outlived the server"
     assert upstream.completed == [False, False]
     assert max(upstream.sent_deltas) < 150
+
+
+def test_a_second_ctrl_c_leaves_no_claude_process(upstream: FakeUpstream) -> None:
+    # Ctrl-C twice: uvicorn then stops waiting for requests and skips the app's shutdown; the
+    # Claude processes, the one answering and the warm spare, must end all the same.
+    words = " ".join(f"w{i}" for i in range(200))
+    upstream.queue(Reply(text=words, delay=0.05))  # 10 s
+    server = Serve("--shutdown-grace", "5")
+    try:
+        lines = server.stream_lines(CHAT)
+        next(lines)
+        while not upstream.calls:
+            time.sleep(0.02)
+        server.note_children()
+        server.process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        with contextlib.suppress(httpx.HTTPError):
+            list(lines)
+        server.wait()
+        exited = time.monotonic() - signalled
+    finally:
+        server.process.kill()
+    assert exited < 5, f"the server took {exited:.1f} s to exit after the second Ctrl-C"
+    time.sleep(0.5)
+    assert len(server.seen) >= 1 and server.leftovers() == [], "a Claude process outlived it"
