@@ -60,6 +60,10 @@ class Config:
     transcripts_dir: str | None = _opt(
         None, "directory for one JSON transcript per chat request, message content included "
               "(default: off)")
+    transcripts_max_age: float = _opt(
+        2592000.0, "seconds a transcript is kept; older ones are deleted (0: kept forever)")
+    transcripts_max_files: int = _opt(
+        10000, "most transcripts kept; the oldest beyond are deleted (0: no limit)")
     pool_size: int = _opt(4, "most warm Claude processes kept (0 turns the pool off)")
     pool_spares: int = _opt(1, "idle warm processes kept ready for the next request")
     pool_idle_timeout: float = _opt(300.0, "seconds an idle warm process is kept")
@@ -105,6 +109,8 @@ class Config:
             raise ValueError("max_messages and max_image_bytes must be 1 or more")
         if self.pool_idle_timeout <= 0:
             raise ValueError("pool_idle_timeout must be greater than 0")
+        if self.transcripts_max_age < 0 or self.transcripts_max_files < 0:
+            raise ValueError("transcripts_max_age and transcripts_max_files must be 0 or more")
         if self.reasoning not in REASONING:
             raise ValueError(f"reasoning must be one of {', '.join(REASONING)}")
         if self.thinking_store_bytes < 0 or self.thinking_store_max_age <= 0:

@@ -39,7 +39,9 @@ class Observer:
 
     async def save(self, trace: Trace) -> None:
         """Write its transcript, when transcripts are on."""
-        await save(self.config.transcripts_dir, trace)
+        await save(self.config.transcripts_dir, trace,
+                   max_age=self.config.transcripts_max_age,
+                   max_files=self.config.transcripts_max_files)
 
     async def finish(self, trace: Trace, status: int, exc: BaseException | None = None) -> None:
         if self.end(trace, status, exc):

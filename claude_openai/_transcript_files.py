@@ -3,15 +3,19 @@
 Not to be confused with `_transcript`, which builds the synthetic session the CLI resumes.
 A file holds the request body (never its headers, so never an API key), what the client got,
 the status, the error, the timings and the ids.  Files are written by a worker thread, readable
-by the server's user only (0600), and appear whole (written aside, then renamed).
+by the server's user only (0600), and appear whole (written aside, then renamed).  Retention
+(``transcripts_max_age``, ``transcripts_max_files``) deletes the oldest, at most once a minute.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,9 @@ from ._trace import Trace
 logger = logging.getLogger("claude_openai")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_OURS = re.compile(r"^\d{8}T\d{6}\.\d{6}Z_[A-Za-z0-9_-]+\.json$")  # see file_name
+PRUNE_EVERY = 60.0  # seconds between two retention passes over a directory
+_pruned: dict[str, float] = {}  # directory -> when its last retention pass ran
 
 
 def transcript(trace: Trace) -> dict[str, Any]:
@@ -89,12 +96,46 @@ def write(directory: str, trace: Trace) -> Path:
     return path
 
 
-async def save(directory: str | None, trace: Trace) -> None:
-    """Write the transcript in a worker thread, when transcripts are on; never raises."""
+def prune(directory: str, *, max_age: float, max_files: int, now: float) -> int:
+    """Delete the transcripts older than ``max_age`` seconds, then the oldest beyond
+    ``max_files`` (0: no limit for either); other files are never touched.  Returns how many
+    went."""
+    folder = Path(directory)
+    names = sorted(p.name for p in folder.iterdir() if _OURS.match(p.name))  # oldest first
+    gone = []
+    if max_age > 0:
+        for name in names:
+            with contextlib.suppress(OSError):
+                if now - (folder / name).stat().st_mtime > max_age:
+                    gone.append(name)
+    kept = [n for n in names if n not in set(gone)]
+    if max_files > 0 and len(kept) > max_files:
+        gone += kept[:len(kept) - max_files]
+    for name in gone:
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).unlink()
+    return len(gone)
+
+
+def write_and_prune(directory: str, trace: Trace, max_age: float, max_files: int) -> Path:
+    """`write`, then `prune` at most every ``PRUNE_EVERY`` seconds per directory."""
+    path = write(directory, trace)
+    now = time.time()
+    if now - _pruned.get(directory, -math.inf) >= PRUNE_EVERY:
+        _pruned[directory] = now
+        prune(directory, max_age=max_age, max_files=max_files, now=now)
+    return path
+
+
+async def save(directory: str | None, trace: Trace, *, max_age: float = 0.0,
+               max_files: int = 0) -> None:
+    """Write the transcript in a worker thread, when transcripts are on, and apply the
+    retention (``max_age`` seconds, ``max_files``; 0: none); never raises."""
     if not directory:
         return
     try:
         with anyio.CancelScope(shield=True):  # a request that ended by cancellation is saved too
-            await anyio.to_thread.run_sync(write, directory, trace)
+            await anyio.to_thread.run_sync(write_and_prune, directory, trace, max_age,
+                                           max_files)
     except Exception as exc:  # the answer is out already: a full disk must not turn it into a 500
         logger.warning("could not write the transcript of %s: %s", trace.id, exc)

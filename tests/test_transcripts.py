@@ -134,3 +134,38 @@ def test_a_failed_write_is_logged_not_raised(tmp_path: Path,
         anyio.run(save, str(blocker), trace)
     assert "could not write the transcript" in caplog.text
     assert transcript(trace)["response"] is None
+
+
+def test_retention_deletes_the_old_and_the_oldest_beyond_the_count(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from claude_openai._transcript_files import prune
+
+    now = time.time()
+    names = [file_name(Trace(started_at=float(t))) for t in range(1, 7)]  # oldest first
+    for i, name in enumerate(names):
+        (tmp_path / name).write_text("{}")
+        os.utime(tmp_path / name, (now - 3600 * (6 - i), now - 3600 * (6 - i)))
+    (tmp_path / "notes.json").write_text("mine")  # not a transcript: never touched
+    (tmp_path / "notes.json").touch()
+    os.utime(tmp_path / "notes.json", (0, 0))
+    assert prune(str(tmp_path), max_age=3.5 * 3600, max_files=2, now=now) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[-2:], "notes.json"])
+    assert prune(str(tmp_path), max_age=0, max_files=0, now=now + 10**9) == 0
+
+
+def test_the_server_applies_the_retention(upstream: FakeUpstream, tmp_path: Path) -> None:
+    import claude_openai._transcript_files as files
+
+    files._pruned.clear()
+    old = tmp_path / file_name(Trace(started_at=1.0))
+    old.parent.mkdir(exist_ok=True)
+    old.write_text("{}")
+    config = Config(timeout=60, max_retries=0, pool_size=0, transcripts_dir=str(tmp_path),
+                    transcripts_max_files=1)
+    client = TestClient(create_app(config))
+    assert client.post("/v1/chat/completions", json={"messages": [
+        {"role": "user", "content": "hi"}]}).status_code == 200
+    [kept] = list(tmp_path.glob("*.json"))
+    assert kept != old and json.loads(kept.read_text())["status"] == 200
