@@ -68,7 +68,7 @@ class Config:
     pool_spares: int = _opt(1, "idle warm processes kept ready for the next request")
     pool_idle_timeout: float = _opt(300.0, "seconds an idle warm process is kept")
     pool_max_requests: int = _opt(
-        100, "requests a warm process serves, each after a /clear, before it is replaced "
+        100, "requests a warm process serves, each on an empty session, before it is replaced "
              "(1: a new process for every request)")
     pool_prime: bool = _opt(
         True, "prime each new spare with two throwaway queries to a local stand-in API, so its "
