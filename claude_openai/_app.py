@@ -229,7 +229,7 @@ def create_app(config: Config | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if config.pool_size:
+        if config.pool_cap:
             await pool_for(config).start()  # warm processes ready before the first request
         try:
             yield

@@ -20,7 +20,7 @@ from ._trace import Trace
 
 def run_claude(chat: ChatRequest, config: Config) -> AsyncGenerator[Any, None]:
     """A warm process when the pool is on (the default), else a process of its own."""
-    return pool_for(config).run(chat) if config.pool_size > 0 else run_cold(chat, config)
+    return pool_for(config).run(chat) if config.pool_cap > 0 else run_cold(chat, config)
 
 
 async def answer(chat: ChatRequest, config: Config,

@@ -64,7 +64,9 @@ class Config:
         2592000.0, "seconds a transcript is kept; older ones are deleted (0: kept forever)")
     transcripts_max_files: int = _opt(
         10000, "most transcripts kept; the oldest beyond are deleted (0: no limit)")
-    pool_size: int = _opt(4, "most warm Claude processes kept (0 turns the pool off)")
+    pool_size: int | None = _opt(
+        None, "most warm Claude processes kept, those started for a burst included (default: "
+              "as many as --max-concurrent; 0 turns the pool off)")
     pool_spares: int = _opt(1, "idle warm processes kept ready for the next request")
     pool_idle_timeout: float = _opt(300.0, "seconds an idle warm process is kept")
     pool_max_requests: int = _opt(
@@ -99,7 +101,7 @@ class Config:
             raise ValueError("max_retries must be 0 or more")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
-        if min(self.pool_size, self.pool_spares, self.pool_max_requests - 1) < 0:
+        if min(self.pool_cap, self.pool_spares, self.pool_max_requests - 1) < 0:
             raise ValueError("pool_size and pool_spares must be 0 or more, pool_max_requests 1+")
         if self.max_concurrent < 1 or self.max_queue < 0 or self.queue_timeout <= 0:
             raise ValueError("max_concurrent must be 1+, max_queue 0+, queue_timeout above 0")
@@ -118,6 +120,11 @@ class Config:
                              "above 0")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+
+    @property
+    def pool_cap(self) -> int:
+        """The most warm processes: ``pool_size``, by default ``max_concurrent``."""
+        return self.max_concurrent if self.pool_size is None else self.pool_size
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

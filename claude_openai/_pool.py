@@ -144,7 +144,7 @@ class Pool:
         if proc is not None:
             self.idle.remove(proc)
             self.counts["sticky"] += 1
-        elif self.size < self.config.pool_size or self._evict():
+        elif self.size < self.config.pool_cap or self._evict():
             self.starting += 1
             try:
                 with run.guard():  # a failed start maps to its HTTP error
@@ -220,7 +220,7 @@ class Pool:
                 waited = wait.cancelled_caught
             else:
                 break
-        if self.size >= self.config.pool_size and not self._evict():
+        if self.size >= self.config.pool_cap and not self._evict():
             return None
         self.counts["spawned_for_request"] += 1
         proc = await self._start(key, reserve=True)
@@ -281,7 +281,7 @@ class Pool:
         ready = (sum(1 for p in [*self.idle, *returning] if p.key == key and p.held is None)
                  + self.starting_keys[key])
         for _ in range(max(0, min(self.config.pool_spares - ready,
-                                  self.config.pool_size - self.size))):
+                                  self.config.pool_cap - self.size))):
             self._counted(key, spare=1, change=1)  # now: a request may wait for this spare
             self._spawn_task(self._start(key, counted=True))
 
@@ -424,5 +424,5 @@ class Pool:
                 shutil.rmtree(proc.workdir, ignore_errors=True)
 
     def state(self) -> dict[str, Any]:
-        return {"size": self.config.pool_size, "idle": len(self.idle), "busy": len(self.busy),
+        return {"size": self.config.pool_cap, "idle": len(self.idle), "busy": len(self.busy),
                 "starting": self.starting, "counts": dict(self.counts)}

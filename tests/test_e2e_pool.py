@@ -473,3 +473,40 @@ def test_a_retry_after_a_crash_keeps_the_request_clocks(upstream: FakeUpstream,
     upstream.queue(Reply(first_delay=1.5))
     with pytest.raises(GatewayTimeoutError):
         anyio.run(main, pooled(timeout=3, first_token_timeout=0), "too late")
+
+
+def test_processes_started_for_a_burst_stay_warm_for_the_next(upstream: FakeUpstream) -> None:
+    # The pool is elastic up to max_concurrent (pool_size unset): a process started because
+    # every warm one was busy joins the pool, so the next burst finds them all warm (the
+    # fixed pool of four before ran two of six on processes thrown away, every burst).
+    config = Config(timeout=60, max_retries=0, max_concurrent=6, pool_spares=1)
+    assert config.pool_cap == 6
+
+    async def burst(tag: str) -> None:
+        upstream.queue(*[Reply(text="slow answer here", delay=0.1) for _ in range(6)])
+        async def one(i: int) -> None:
+            await achat_completion({"messages": [{"role": "user", "content": f"{tag} {i}"}]},
+                                   config=config)
+
+        async with anyio.create_task_group() as group:
+            for i in range(6):
+                group.start_soon(one, i)
+
+    async def main() -> tuple[dict[str, int], dict[str, int]]:
+        try:
+            await ready(config)
+            pool = pool_for(config)
+            await burst("first")
+            with anyio.fail_after(30):  # all six back, reset and idle
+                while len(pool.idle) < 6 or pool.starting:
+                    await anyio.sleep(0.02)
+            first = dict(pool.counts)
+            await burst("second")
+            return first, dict(pool.counts)
+        finally:
+            await aclose_pools()
+
+    first, second = anyio.run(main)
+    assert first.get("cold", 0) == 0 and first["spawned_for_request"] == 5, first
+    assert second["warm"] - first["warm"] == 6, second  # the whole second burst ran warm
+    assert second.get("cold", 0) == 0 and second["spawned_for_request"] == 5, second
