@@ -61,6 +61,7 @@ from ._session import (
     with_history,
 )
 from ._sticky import Answer, fingerprint, sticky_eligible
+from ._thinking_store import chain_key
 from ._warm import BASE_URL, Key, WarmProcess
 
 logger = logging.getLogger("claude_openai")
@@ -138,7 +139,7 @@ class Pool:
     async def _run_sticky(self, request: ChatRequest) -> AsyncGenerator[Message, None]:
         """A later turn: on the process that holds the conversation so far, if one does; else
         on a new process that resumes it and is kept for the turn after."""
-        held = fingerprint(request, self.config, request.history)
+        held = fingerprint(request, self.config, request.keys[len(request.history)])
         proc = next((p for p in self.idle if p.held == held and alive(p.client)), None)
         run = Run(self.config, deque())  # its clocks start now, a resume's start-up included
         if proc is not None:
@@ -174,9 +175,8 @@ class Pool:
                 self.busy.discard(proc)
                 if answer.reusable and alive(proc.client) and not self._closed:
                     reply = Turn("assistant", [{"type": "text", "text": answer.text}])
-                    proc.held = fingerprint(request, self.config, [*request.history,
-                                                      Turn("user", request.prompt or []),
-                                                      reply])
+                    proc.held = fingerprint(request, self.config,
+                                            chain_key(request.conversation, reply))
                     proc.idle_since = time.monotonic()
                     self.idle.append(proc)
                 else:
@@ -203,7 +203,7 @@ class Pool:
         while True:
             fitting = [p for p in self.idle if p.key == key and p.held is None and p.fits(tools)]
             # one that served these tools before, else a clean one (which keeps it for them)
-            proc = min(fitting, key=lambda p: not p.announced, default=None)
+            proc = min(fitting, key=lambda p: not p.tools, default=None)
             if proc is not None:
                 self.idle.remove(proc)
                 if alive(proc.client):

@@ -12,7 +12,7 @@ from ._exceptions import InvalidRequestError
 from ._messages import Turn, parse_messages
 from ._models import resolve_model
 from ._policy import BY_NAME, is_neutral
-from ._thinking_store import conversation_key
+from ._thinking_store import prefix_keys
 from ._tools import ToolConfig, parse_tool_config
 
 EFFORTS = {"none": None, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
@@ -38,7 +38,13 @@ class ChatRequest:
     tools: ToolConfig = field(default_factory=ToolConfig)
     thinking_off: bool = False  # e.g. reasoning_effort "none" (see also _thinking.plan)
     thinking_budget: int | None = None  # manual-thinking models: budget_tokens (None: default)
-    conversation: str = ""  # the conversation the answer continues (see _thinking_store)
+    # conversation keys (see _thinking_store) of the visible turns so far: keys[i] is that of
+    # the first i turns, the last one that of the whole conversation the answer continues
+    keys: tuple[str, ...] = ("",)
+
+    @property
+    def conversation(self) -> str:
+        return self.keys[-1]
 
 
 def plain_request(system: str | None) -> ChatRequest:
@@ -76,7 +82,7 @@ def parse_request(body: Any, config: Config | None = None) -> ChatRequest:
         include_usage=_include_usage(body),
         tools=parse_tool_config(body, history_uses_tools=conversation.uses_tools),
         thinking_off=body.get("reasoning_effort") == "none",
-        conversation=conversation_key(conversation.system, turns),
+        keys=tuple(prefix_keys(conversation.system, turns)),
     )
 
 

@@ -8,10 +8,8 @@ import json
 from claude_agent_sdk import Message, ResultMessage
 
 from ._config import Config
-from ._messages import Turn
 from ._options import request_env
 from ._request import ChatRequest
-from ._thinking_store import conversation_key
 
 
 def sticky_eligible(request: ChatRequest) -> bool:
@@ -22,15 +20,15 @@ def sticky_eligible(request: ChatRequest) -> bool:
             and request.tools.schema is None and request.max_tokens is None)
 
 
-def fingerprint(request: ChatRequest, config: Config, turns: list[Turn]) -> str:
-    """What a sticky process holds: every turn so far as the client sees it (thinking blocks
-    restored or not), and every setting it was started with.
+def fingerprint(request: ChatRequest, config: Config, conversation: str) -> str:
+    """What a sticky process holds: the conversation so far as the client sees it (its key, see
+    ``_thinking_store``: thinking blocks restored or not), and every setting it was started with.
 
     A live session with turns cannot be re-configured without Claude Code noting it in the
     conversation ("Set model to …"), so a later turn only sticks when nothing changed."""
     tools = [(t.name, t.description, t.parameters) for t in request.tools.tools]
     held = [request.system, tools, request.model or config.model, request_env(request),
-            request.effort, conversation_key(None, turns)]
+            request.effort, conversation]
     return hashlib.sha256(json.dumps(held, sort_keys=True, default=str).encode()).hexdigest()
 
 

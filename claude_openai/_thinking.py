@@ -80,7 +80,7 @@ def with_thinking(chat: ChatRequest, config: Config) -> ChatRequest:
     prompt = [Turn("user", chat.prompt)] if chat.prompt is not None else []
     model = chat.model or config.model
     restored = restore_thinking(
-        chat.system, [*chat.history, *prompt], store.find if store is not None else _nothing,
+        chat.keys, [*chat.history, *prompt], store.find if store is not None else _nothing,
         requested=model, running=store.resolve(model) if store is not None else model)
     history = restored.turns[:len(chat.history)]
     off = chat.thinking_off or (restored.opens_without_thinking and manual_thinking(model))

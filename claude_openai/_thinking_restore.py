@@ -14,11 +14,11 @@ restored goes back without thinking, and the turn in progress is restored whole 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ._answer_blocks import THINKING_TYPES, Block, without_thinking
 from ._messages import Turn
-from ._thinking_store import StoredAnswer, prefix_keys
+from ._thinking_store import StoredAnswer
 
 Finder = Callable[[list[Block], str], "StoredAnswer | None"]
 
@@ -33,19 +33,19 @@ class Restored:
     dropped: int = 0  # assistant turns sent without thinking they had or may have had
 
 
-def restore_thinking(system: str | None, turns: list[Turn], find: Finder, *,
+def restore_thinking(keys: Sequence[str], turns: list[Turn], find: Finder, *,
                      requested: str | None = None, running: str | None = None) -> Restored:
-    """``requested``: the model the request names; ``running``: its full id when known.
-    Stored answers of another model are not restored (Claude Code would drop them)."""
+    """``keys``: the conversation keys of ``turns[:i]`` (`prefix_keys`); ``requested``: the
+    model the request names; ``running``: its full id when known.  Stored answers of another
+    model are not restored (Claude Code would drop them)."""
     assistants = [i for i, t in enumerate(turns) if t.role == "assistant"]
     if not assistants:
         return Restored(turns)
     plain_users = [i for i, t in enumerate(turns) if t.role == "user" and not any(
         b.get("type") == "tool_result" for b in t.blocks)]
     in_progress = [i for i in assistants if i > max(plain_users, default=-1)]
-    prefixes = prefix_keys(system, turns)
     found = {i: got for i in assistants
-             if (got := _restore_turn(prefixes[i], turns[i], find, requested, running))
+             if (got := _restore_turn(keys[i], turns[i], find, requested, running))
              is not None}
     missing = [i for i in assistants if i not in found]
     cut = max(missing, default=-1)

@@ -49,10 +49,14 @@ def prefix_keys(system: str | None, turns: list[Any]) -> list[str]:
     before, so a long history is hashed once, not once per turn)."""
     keys = [hashlib.sha256(json.dumps([system]).encode()).hexdigest()]
     for turn in turns:
-        view = json.dumps([keys[-1], turn.role, visible(turn.blocks)], sort_keys=True,
-                          default=str)
-        keys.append(hashlib.sha256(view.encode()).hexdigest())
+        keys.append(chain_key(keys[-1], turn))
     return keys
+
+
+def chain_key(key: str, turn: Any) -> str:
+    """The key of the conversation ``key`` stands for, with ``turn`` after it."""
+    view = json.dumps([key, turn.role, visible(turn.blocks)], sort_keys=True, default=str)
+    return hashlib.sha256(view.encode()).hexdigest()
 
 
 def visible(blocks: list[Block]) -> list[Any]:

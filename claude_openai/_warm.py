@@ -37,16 +37,16 @@ class WarmProcess:
     key: Key
     client: ClaudeSDKClient
     workdir: str
-    tools: list[Tool]  # the client-tools server's list, changed in place
+    # The client-tools server's list, changed in place.  Also what the session has announced:
+    # the CLI keeps announcing a tool once listed, until a /clear, so a process reset by
+    # rewinding serves only requests with these very tools (or any, while it has none).
+    tools: list[Tool]
     names: set[str]  # the tool names the defer hook answers for, changed in place
     stderr: deque[str]
     served: int = 0
     idle_since: float = field(default_factory=time.monotonic)
     applied: dict[str, Any] = field(default_factory=dict)
     held: str | None = None  # sticky: the fingerprint of the conversation it holds
-    # The tools its session has announced: the CLI keeps announcing a tool once listed, until a
-    # /clear, so a process reset by rewinding serves only requests with these very tools.
-    announced: list[Tool] | None = None
     marker: str = ""  # the uuid of the current request's prompt: the reset rewinds to it
     cost: float = 0.0  # the CLI's running total_cost_usd (it adds up across rewinds)
 
@@ -56,7 +56,7 @@ class WarmProcess:
 
     def fits(self, tools: list[Tool]) -> bool:
         """Whether a request with ``tools`` can run here with exactly those tools offered."""
-        return not self.announced or self.announced == tools
+        return not self.tools or self.tools == tools
 
     def prompt(self, blocks: list[dict[str, Any]]) -> dict[str, Any]:
         """The request's prompt message, marked so that `reset` can take the request back."""
@@ -94,7 +94,6 @@ class WarmProcess:
             self.names.update(t.name for t in tools)
             await self.client.toggle_mcp_server(TOOL_SERVER, False)
             await self.client.toggle_mcp_server(TOOL_SERVER, True)
-        self.announced = tools
         self.applied = {"knobs": knobs, "model": model, "budget": request.thinking_budget}
 
     async def prime(self, sink_url: str, base_url: str) -> bool:

@@ -243,27 +243,51 @@ def test_litellm_sends_thinking_blocks_back(upstream: FakeUpstream, config: Conf
 
 
 # -- what the project never sends ----------------------------------------------------------------
-@pytest.mark.parametrize(("model", "fields"), [
-    (ADAPTIVE, {"temperature": 0.7, "top_p": 0.9}),
-    (MANUAL, {"temperature": 0.7, "top_p": 0.9}),
-    (MANUAL, {"top_p": 0.5}),
-    (ADAPTIVE, {"top_p": 0.5}),
-    (MANUAL, {"top_p": 0.96}),
-    (MANUAL, {"max_tokens": 50}),
-    (MANUAL, {"max_tokens": 3000}),
-    (MANUAL, {"max_completion_tokens": 1500}),
-    (ADAPTIVE, {"reasoning_effort": "none"}),
-    (MANUAL, {"reasoning_effort": "none"}),
-    (MANUAL, {"tool_choice": "required"}),
+@pytest.mark.parametrize(("model", "fields", "thinking"), [
+    (ADAPTIVE, {"temperature": 0.7, "top_p": 0.9}, None),
+    (MANUAL, {"temperature": 0.7, "top_p": 0.9}, None),
+    (MANUAL, {"top_p": 0.5}, 31999),  # dropped: Claude Code would add temperature 1
+    (ADAPTIVE, {"top_p": 0.5}, None),
+    (MANUAL, {"top_p": 0.96}, 31999),  # allowed with thinking on
+    (MANUAL, {"max_tokens": 50}, None),
+    (MANUAL, {"max_tokens": 3000}, 1500),
+    (MANUAL, {"max_completion_tokens": 1500}, None),
+    (ADAPTIVE, {"reasoning_effort": "none"}, None),
+    (MANUAL, {"reasoning_effort": "none"}, None),
+    (MANUAL, {"tool_choice": "required"}, None),
 ])
 def test_parameters_never_reach_the_api_in_a_form_it_refuses(
-        upstream: FakeUpstream, config: Config, model: str | None,
-        fields: dict[str, Any]) -> None:
+        upstream: FakeUpstream, config: Config, model: str | None, fields: dict[str, Any],
+        thinking: int | None) -> None:
+    # (the strict fake refuses every form the API refuses; this checks the choice made)
     completion = chat_completion(body(model, [ask("hello world")], **fields), config=config)
     assert completion["choices"][0]["message"]["content"]
     [call] = upstream.calls
-    if fields.get("reasoning_effort") == "none":
-        assert "thinking" not in call
+    assert (call.get("thinking") or {}).get("budget_tokens") == thinking
+    assert ("thinking" in call) is (thinking is not None)
+
+
+def test_a_warm_process_gets_each_request_s_thinking_budget(upstream: FakeUpstream) -> None:
+    import anyio
+
+    from claude_openai import achat_completion, aclose_pools
+
+    config = Config(timeout=60, max_retries=0, pool_size=2, pool_spares=1)
+
+    async def main() -> dict[str, int]:
+        try:
+            for max_tokens in (4000, 3000, None):
+                await anyio.sleep(0.3)  # the spare (re)started
+                fields = {"max_tokens": max_tokens} if max_tokens else {}
+                await achat_completion(body(MANUAL, [ask("hi")], **fields), config=config)
+            from claude_openai._runtime import pool_for
+            return dict(pool_for(config).counts)
+        finally:
+            await aclose_pools()
+
+    counts = anyio.run(main)
+    assert counts.get("cold", 0) == 0, counts  # set on warm processes, not at spawn
+    assert [c["thinking"]["budget_tokens"] for c in upstream.calls] == [2000, 1500, 31999]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])

@@ -229,6 +229,10 @@ def stored(blocks: list[dict[str, Any]] | None, model: str = "claude-opus-5-5") 
     return None if blocks is None else StoredAnswer(blocks, model, None)
 
 
+def restore(turns: list[Turn], find: Any, **models: Any) -> Any:
+    return restore_thinking(prefix_keys(None, turns), turns, find, **models)
+
+
 def thought(n: int) -> dict[str, Any]:
     return {"type": "thinking", "thinking": f"t{n}", "signature": f"s{n}"}
 
@@ -236,14 +240,14 @@ def thought(n: int) -> dict[str, Any]:
 def test_the_tool_turn_in_progress_is_restored_whole() -> None:
     turns = chat_turns("a", "b")
     known = {"a": [thought(1), {**CALL, "id": "a"}], "b": [thought(2), {**CALL, "id": "b"}]}
-    restored = restore_thinking(None, turns, finder(known))
+    restored = restore(turns, finder(known))
     assert [t.blocks for t in restored.turns if t.role == "assistant"] == [known["a"], known["b"]]
     assert not restored.opens_without_thinking and restored.restored == 2
 
 
 def test_the_turn_in_progress_is_all_or_nothing() -> None:
     turns = chat_turns("a", "b")  # one tool turn in progress: two calls in a row
-    restored = restore_thinking(None, turns, finder({"b": [thought(2), {**CALL, "id": "b"}]}))
+    restored = restore(turns, finder({"b": [thought(2), {**CALL, "id": "b"}]}))
     assert all(t.blocks == [{**CALL, "id": t.blocks[0]["id"]}]
                for t in restored.turns if t.role == "assistant")
     assert restored.opens_without_thinking
@@ -261,7 +265,7 @@ def test_earlier_turns_keep_only_a_newest_run_never_a_hole() -> None:
                       _echo([{"type": "text", "text": "done"}])))
     turns.append(Turn("user", [{"type": "text", "text": "thanks"}]))
     known = {k: [thought(i), {**CALL, "id": k}] for i, k in enumerate("ac")}
-    restored = restore_thinking(None, turns, finder(known))
+    restored = restore(turns, finder(known))
     assistants = [t.blocks for t in restored.turns if t.role == "assistant"]
     assert assistants[0] == [{**CALL, "id": "a"}], "a is older than the unknown b: no hole"
     assert assistants[1] == [{**CALL, "id": "b"}]
@@ -269,7 +273,7 @@ def test_earlier_turns_keep_only_a_newest_run_never_a_hole() -> None:
     assert restored.dropped == 4 and not restored.opens_without_thinking
     known["done"] = [thought(9), {"type": "text", "text": "done"}]
     find = finder(known)
-    restored = restore_thinking(None, turns, find)
+    restored = restore(turns, find)
     assistants = [t.blocks for t in restored.turns if t.role == "assistant"]
     assert assistants[2:] == [known["c"], known["done"]], "the newest run keeps its thinking"
     assert assistants[:2] == [[{**CALL, "id": "a"}], [{**CALL, "id": "b"}]]
@@ -279,7 +283,7 @@ def test_signed_blocks_from_the_client_fill_in_when_the_store_has_none() -> None
     turns = chat_turns("a")
     blocks = turns[1].blocks
     turns[1] = Turn("assistant", blocks, _echo(blocks, [REDACTED, THOUGHT]))
-    restored = restore_thinking(None, turns, finder({}))
+    restored = restore(turns, finder({}))
     assert restored.turns[1].blocks == [REDACTED, THOUGHT, *blocks]
     assert not restored.opens_without_thinking
 
@@ -287,17 +291,16 @@ def test_signed_blocks_from_the_client_fill_in_when_the_store_has_none() -> None
 def test_answers_of_another_model_are_not_restored() -> None:
     turns = chat_turns("a")
     known = {"a": [thought(1), {**CALL, "id": "a"}]}
-    other = restore_thinking(None, turns, lambda b, c: stored(known["a"], "claude-sonnet-4-5"),
-                             requested="claude-opus-5-5", running="claude-opus-5-5")
+    other = restore(turns, lambda b, c: stored(known["a"], "claude-sonnet-4-5"),
+                    requested="claude-opus-5-5", running="claude-opus-5-5")
     assert other.opens_without_thinking and other.turns[1].blocks == [{**CALL, "id": "a"}]
-    same = restore_thinking(None, turns, finder(known), requested="opus",
-                            running="claude-opus-5-5")
+    same = restore(turns, finder(known), requested="opus", running="claude-opus-5-5")
     assert same.turns[1].blocks == known["a"] and same.turns[1].model == "claude-opus-5-5"
 
 
 def test_a_known_answer_without_thinking_still_opens_without_thinking() -> None:
     turns = chat_turns("a")
-    restored = restore_thinking(None, turns, finder({"a": [{**CALL, "id": "a"}]}))
+    restored = restore(turns, finder({"a": [{**CALL, "id": "a"}]}))
     assert restored.opens_without_thinking  # a manual model must answer with thinking off
 
 
