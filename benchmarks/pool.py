@@ -43,8 +43,8 @@ from claude_openai import (  # noqa: E402
     aclose_pools,
     astream_chat_completion,
 )
-from claude_openai._health import bundled_cli  # noqa: E402
-from claude_openai._runtime import pool_for  # noqa: E402
+from claude_openai._engine.runtime import pool_for  # noqa: E402
+from claude_openai._server.health import bundled_cli  # noqa: E402
 
 ASK = {"messages": [{"role": "user", "content": "hello"}]}
 COLD = Config(max_retries=0, pool_size=0)

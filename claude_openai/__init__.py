@@ -4,14 +4,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from ._app import create_app, mount  # noqa: E402
-from ._completions import (  # noqa: E402
+from ._chat.api import (  # noqa: E402
     achat_completion,
     astream_chat_completion,
     chat_completion,
     stream_chat_completion,
 )
 from ._config import Config  # noqa: E402
+from ._engine.runtime import aclose_pools, close_pools  # noqa: E402
 from ._exceptions import (  # noqa: E402
     AuthenticationError,
     ClaudeOpenAIError,
@@ -24,8 +24,8 @@ from ._exceptions import (  # noqa: E402
     UpstreamAuthError,
     UpstreamError,
 )
-from ._lifespan import shutdown_grace  # noqa: E402
-from ._runtime import aclose_pools, close_pools  # noqa: E402
+from ._server.app import create_app, mount  # noqa: E402
+from ._server.lifespan import shutdown_grace  # noqa: E402
 
 __all__ = [
     "AuthenticationError",

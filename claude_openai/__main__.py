@@ -1,5 +1,5 @@
 """`python -m claude_openai` runs the same command line as `claude-openai`."""
 
-from ._cli import main
+from ._server.cli import main
 
 main()

@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from claude_openai import Config, create_app, mount
-from claude_openai._cli import check_exposure, parse_config
-from claude_openai._guard import key_matches
+from claude_openai._server.cli import check_exposure, parse_config
+from claude_openai._server.guard import key_matches
 
 KEY = "sk-local-test-key-123"
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from claude_openai import Config, __version__
-from claude_openai._cli import build_parser, parse_config
 from claude_openai._config import env_name, flag_name
+from claude_openai._server.cli import build_parser, parse_config
 
 
 def test_every_field_has_a_flag_and_an_environment_variable() -> None:
@@ -67,7 +67,7 @@ def test_python_dash_m_runs_the_same_command() -> None:
 
 
 def test_serve_logs_each_request_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from claude_openai._cli import configure_logging
+    from claude_openai._server.cli import configure_logging
 
     logger = configure_logging("info")
     try:
@@ -83,7 +83,7 @@ def test_serve_logs_each_request_line(capsys: pytest.CaptureFixture[str]) -> Non
 def test_serve_reports_its_cli_and_credentials_at_start(tmp_path: Path) -> None:
     import logging
 
-    from claude_openai._health import startup_report
+    from claude_openai._server.health import startup_report
 
     empty = {"CLAUDE_CONFIG_DIR": str(tmp_path)}  # no key, no token, no `claude login`
     report = startup_report(Config(), empty)

@@ -18,7 +18,7 @@ import pytest
 from fake_upstream import FakeUpstream, Reply
 
 from claude_openai import Config, achat_completion, aclose_pools
-from claude_openai._runtime import pool_for
+from claude_openai._engine.runtime import pool_for
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 from fake_upstream import FakeUpstream
 
 from claude_openai import ClaudeOpenAIError, Config, chat_completion, close_pools
-from claude_openai._runtime import pool_for, portal
+from claude_openai._engine.runtime import pool_for, portal
 
 pytestmark = pytest.mark.e2e
 

@@ -28,7 +28,7 @@ from claude_openai import (
     close_pools,
     create_app,
 )
-from claude_openai._runtime import pool_for
+from claude_openai._engine.runtime import pool_for
 
 pytestmark = pytest.mark.e2e
 
@@ -412,7 +412,7 @@ def test_each_request_reports_its_own_cost(upstream: FakeUpstream) -> None:
     # it): the pool hands each request only its own share.
     from claude_agent_sdk import ResultMessage
 
-    from claude_openai._request import parse_request
+    from claude_openai._chat.request import parse_request
 
     config = pooled(pool_size=2, pool_max_requests=10)
     history = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "ECHO: a"}]
@@ -445,7 +445,7 @@ def test_a_retry_after_a_crash_keeps_the_request_clocks(upstream: FakeUpstream,
     # The warm process dies while the request is applied to it (after 2 s); the retry on a
     # fresh process must not get a fresh `timeout`: 2 s, a start, then a 1.5 s answer > 3 s.
     from claude_openai import GatewayTimeoutError
-    from claude_openai._warm import WarmProcess
+    from claude_openai._engine.warm import WarmProcess
 
     prepare = WarmProcess.prepare
 

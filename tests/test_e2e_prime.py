@@ -14,9 +14,10 @@ import anyio
 import pytest
 from fake_upstream import FakeUpstream, Reply
 
-from claude_openai import Config, _prime_sink, achat_completion, aclose_pools
-from claude_openai._prime_sink import PrimeSink
-from claude_openai._runtime import pool_for
+from claude_openai import Config, achat_completion, aclose_pools
+from claude_openai._engine import prime_sink as _prime_sink
+from claude_openai._engine.prime_sink import PrimeSink
+from claude_openai._engine.runtime import pool_for
 
 pytestmark = pytest.mark.e2e
 

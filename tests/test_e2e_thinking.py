@@ -280,7 +280,7 @@ def test_a_warm_process_gets_each_request_s_thinking_budget(upstream: FakeUpstre
                 await anyio.sleep(0.3)  # the spare (re)started
                 fields = {"max_tokens": max_tokens} if max_tokens else {}
                 await achat_completion(body(MANUAL, [ask("hi")], **fields), config=config)
-            from claude_openai._runtime import pool_for
+            from claude_openai._engine.runtime import pool_for
             return dict(pool_for(config).counts)
         finally:
             await aclose_pools()
@@ -338,7 +338,7 @@ def test_a_rebuilt_history_carries_the_blocks_a_sticky_process_holds(
             await aclose_pools()
 
     def pool_counts(config: Config) -> dict[str, int]:
-        from claude_openai._runtime import pool_for
+        from claude_openai._engine.runtime import pool_for
         return dict(pool_for(config).counts)
 
     answer = anyio.run(main)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from claude_openai import Config, InvalidRequestError, create_app
-from claude_openai._request import parse_request
+from claude_openai._chat.request import parse_request
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(
     max_size=20)

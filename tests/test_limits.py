@@ -12,9 +12,9 @@ from images import png
 from starlette.testclient import TestClient
 
 from claude_openai import Config, InvalidRequestError, chat_completion, create_app
-from claude_openai._content import decoded_size
-from claude_openai._image_size import image_size
-from claude_openai._request import parse_request
+from claude_openai._chat.content import decoded_size
+from claude_openai._chat.image_size import image_size
+from claude_openai._chat.request import parse_request
 
 
 def user(content: Any) -> dict[str, Any]:

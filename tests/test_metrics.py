@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from claude_openai import Config, create_app, mount
-from claude_openai._cli import parse_config
-from claude_openai._metrics import Histogram, Metrics, family, number
-from claude_openai._trace import Trace
+from claude_openai._server.cli import parse_config
+from claude_openai._server.metrics import Histogram, Metrics, family, number
+from claude_openai._server.trace import Trace
 
 KEY = "sk-metrics-test-key"
 CHAT = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}

@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 import claude_openai
-from claude_openai._policy import FIELDS, compatibility_table
+from claude_openai._chat.policy import FIELDS, compatibility_table
 
 README = Path(__file__).parent.parent / "README.md"
 

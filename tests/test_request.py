@@ -10,12 +10,12 @@ import pytest
 from images import png_data_url
 
 from claude_openai import Config, InvalidRequestError, ModelNotFoundError
-from claude_openai._models import resolve_model
-from claude_openai._options import agent_options, cli_env
-from claude_openai._policy import FIELDS
-from claude_openai._request import parse_request
-from claude_openai._thinking import plan
-from claude_openai._transcript import transcript_entries
+from claude_openai._chat.policy import FIELDS
+from claude_openai._chat.request import parse_request
+from claude_openai._engine.models import resolve_model
+from claude_openai._engine.options import agent_options, cli_env
+from claude_openai._engine.thinking import plan
+from claude_openai._engine.transcript import transcript_entries
 
 
 def body(*messages: dict[str, Any], **fields: Any) -> dict[str, Any]:

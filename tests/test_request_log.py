@@ -11,8 +11,8 @@ from fake_upstream import FakeUpstream, Reply
 from starlette.testclient import TestClient
 
 from claude_openai import Config, RateLimitError, create_app
-from claude_openai._observe import log
-from claude_openai._trace import Trace, status_of
+from claude_openai._server.observe import log
+from claude_openai._server.trace import Trace, status_of
 
 KEY = "sk-log-line-key-987"
 SECRET = "my-secret-content-xyz"

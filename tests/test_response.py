@@ -15,7 +15,7 @@ from claude_openai import (
     UpstreamAuthError,
     UpstreamError,
 )
-from claude_openai._response import ResponseBuilder, openai_usage
+from claude_openai._chat.completion import ResponseBuilder, openai_usage
 
 USAGE = {"input_tokens": 11, "cache_creation_input_tokens": 3, "cache_read_input_tokens": 5}
 

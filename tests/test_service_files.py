@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from claude_openai._cli import parse_config
+from claude_openai._server.cli import parse_config
 
 ROOT = Path(__file__).parent.parent
 

@@ -11,8 +11,8 @@ import anyio
 import pytest
 
 from claude_openai import GatewayTimeoutError, RateLimitError, ServiceUnavailableError
-from claude_openai._drain import Drain
-from claude_openai._sse import EventStreamResponse
+from claude_openai._server.drain import Drain
+from claude_openai._server.sse import EventStreamResponse
 
 Chunks = AsyncGenerator[dict[str, Any], None]
 

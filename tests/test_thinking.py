@@ -11,14 +11,14 @@ from claude_agent_sdk import ResultMessage, StreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from claude_openai import InvalidRequestError
-from claude_openai._answer_blocks import BlockRecorder
-from claude_openai._content import signed_blocks
-from claude_openai._messages import Turn
-from claude_openai._request import parse_request
-from claude_openai._response import ResponseBuilder
-from claude_openai._thinking import manual_thinking
-from claude_openai._thinking_restore import restore_thinking
-from claude_openai._thinking_store import (
+from claude_openai._chat.completion import ResponseBuilder
+from claude_openai._chat.content import signed_blocks
+from claude_openai._chat.messages import Turn
+from claude_openai._chat.request import parse_request
+from claude_openai._engine.answer_blocks import BlockRecorder
+from claude_openai._engine.thinking import manual_thinking
+from claude_openai._engine.thinking_restore import restore_thinking
+from claude_openai._engine.thinking_store import (
     StoredAnswer,
     ThinkingStore,
     conversation_key,
@@ -214,7 +214,7 @@ def chat_turns(*calls: str) -> list[Turn]:
 
 
 def _echo(blocks: list[dict[str, Any]], signed: list[dict[str, Any]] | None = None) -> Any:
-    from claude_openai._messages import Echo
+    from claude_openai._chat.messages import Echo
     return (Echo(blocks, signed or []),)
 
 
@@ -349,7 +349,7 @@ def test_manual_thinking_models(model: str | None, manual: bool) -> None:
 # -- planning what reaches the API -------------------------------------------------------------
 def planned(model: str | None = None, **fields: Any) -> Any:
     from claude_openai import Config
-    from claude_openai._thinking import plan
+    from claude_openai._engine.thinking import plan
     body = {"messages": [{"role": "user", "content": "x"}], **fields}
     if model:
         body["model"] = model

@@ -6,7 +6,7 @@ import pytest
 from claude_agent_sdk import AssistantMessage, StreamEvent, SystemMessage, TextBlock
 
 from claude_openai import Config, GatewayTimeoutError
-from claude_openai._timeouts import is_output, next_limit, timeout_error
+from claude_openai._engine.timeouts import is_output, next_limit, timeout_error
 
 CONFIG = Config(timeout=600, first_token_timeout=300, idle_timeout=120)
 

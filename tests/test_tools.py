@@ -10,11 +10,11 @@ from claude_agent_sdk import ResultMessage, StreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from claude_openai import Config, InvalidRequestError
-from claude_openai._options import cli_env
-from claude_openai._request import parse_request
-from claude_openai._response import ResponseBuilder
-from claude_openai._thinking import plan
-from claude_openai._tools import api_name, parse_tool_config
+from claude_openai._chat.completion import ResponseBuilder
+from claude_openai._chat.request import parse_request
+from claude_openai._chat.tools import api_name, parse_tool_config
+from claude_openai._engine.options import cli_env
+from claude_openai._engine.thinking import plan
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city",

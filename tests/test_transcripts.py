@@ -23,8 +23,8 @@ from claude_openai import (
     create_app,
     stream_chat_completion,
 )
-from claude_openai._trace import Trace
-from claude_openai._transcript_files import file_name, save, transcript
+from claude_openai._server.trace import Trace
+from claude_openai._server.transcript_files import file_name, save, transcript
 
 KEY = "sk-transcript-key-4242"
 CHAT = {"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]}
@@ -140,7 +140,7 @@ def test_retention_deletes_the_old_and_the_oldest_beyond_the_count(tmp_path: Pat
     import os
     import time
 
-    from claude_openai._transcript_files import prune
+    from claude_openai._server.transcript_files import prune
 
     now = time.time()
     names = [file_name(Trace(started_at=float(t))) for t in range(1, 7)]  # oldest first
@@ -156,7 +156,7 @@ def test_retention_deletes_the_old_and_the_oldest_beyond_the_count(tmp_path: Pat
 
 
 def test_the_server_applies_the_retention(upstream: FakeUpstream, tmp_path: Path) -> None:
-    import claude_openai._transcript_files as files
+    import claude_openai._server.transcript_files as files
 
     files._pruned.clear()
     old = tmp_path / file_name(Trace(started_at=1.0))

@@ -1,0 +1,158 @@
+"""PURE: validate an OpenAI Chat Completions body and turn it into a `ChatRequest`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._chat.content import Block
+from .._chat.messages import Turn, parse_messages
+from .._chat.policy import BY_NAME, is_neutral
+from .._chat.tools import ToolConfig, parse_tool_config
+from .._config import Config
+from .._engine.models import resolve_model
+from .._engine.thinking_store import prefix_keys
+from .._exceptions import InvalidRequestError
+
+EFFORTS = {"none": None, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
+           "xhigh": "xhigh"}
+# Sampling values that change nothing (OpenAI's and Anthropic's defaults): dropped, so that they
+# neither turn thinking off nor collide with the other parameter upstream.
+NEUTRAL_SAMPLING = {"temperature": 1.0, "top_p": 1.0}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A validated request, in Claude's terms."""
+
+    model: str | None  # the CLI --model value; None: the configured default
+    system: str | None
+    history: list[Turn]  # alternating turns before the prompt
+    prompt: list[Block] | None  # the final user turn; None: continue after tool results
+    max_tokens: int | None = None
+    stop: list[str] = field(default_factory=list)
+    sampling: dict[str, float] = field(default_factory=dict)  # temperature / top_p
+    effort: str | None = None
+    include_usage: bool = False
+    tools: ToolConfig = field(default_factory=ToolConfig)
+    thinking_off: bool = False  # e.g. reasoning_effort "none" (see also _thinking.plan)
+    thinking_budget: int | None = None  # manual-thinking models: budget_tokens (None: default)
+    # conversation keys (see _thinking_store) of the visible turns so far: keys[i] is that of
+    # the first i turns, the last one that of the whole conversation the answer continues
+    keys: tuple[str, ...] = ("",)
+
+    @property
+    def conversation(self) -> str:
+        return self.keys[-1]
+
+
+def plain_request(system: str | None) -> ChatRequest:
+    """A request with nothing but a system prompt: what a warm process is spawned with."""
+    return ChatRequest(model=None, system=system, history=[], prompt=[])
+
+
+def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
+    return InvalidRequestError(message, param=param, code=code)
+
+
+def parse_request(body: Any, config: Config | None = None) -> ChatRequest:
+    """Validate ``body``, the JSON a client posts; raise `InvalidRequestError` naming the param.
+
+    ``config`` supplies the limits (``max_messages``, ``max_image_bytes``); default `Config()`.
+    """
+    if not isinstance(body, dict):
+        raise InvalidRequestError("The request body must be a JSON object.", code="invalid_type")
+    _check_policy(body)
+    limits = config or Config()
+    conversation = parse_messages(body.get("messages"), max_messages=limits.max_messages,
+                                  max_image_bytes=limits.max_image_bytes)
+    turns = conversation.turns
+    continues = conversation.continues_tool_turn
+    model = body.get("model")
+    return ChatRequest(
+        model=None if model is None else resolve_model(model),
+        system=conversation.system,
+        history=turns if continues else turns[:-1],
+        prompt=None if continues else turns[-1].blocks,
+        max_tokens=_max_tokens(body),
+        stop=_stop(body.get("stop")),
+        sampling=_sampling(body),
+        effort=_effort(body.get("reasoning_effort")),
+        include_usage=_include_usage(body),
+        tools=parse_tool_config(body, history_uses_tools=conversation.uses_tools),
+        thinking_off=body.get("reasoning_effort") == "none",
+        keys=tuple(prefix_keys(conversation.system, turns)),
+    )
+
+
+def _check_policy(body: dict[str, Any]) -> None:
+    for name, value in body.items():
+        policy = BY_NAME.get(name)
+        if policy and policy.support == "rejected" and not is_neutral(policy, value):
+            raise _fail(f"'{name}' is not supported: {policy.note}.", name, "unsupported_parameter")
+    if "stream" in body and not isinstance(body["stream"], bool | None):
+        raise _fail("'stream' must be a boolean.", "stream", "invalid_type")
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _fail(f"'{name}' must be an integer of 1 or more.", name)
+        return value
+    return None
+
+
+def _stop(value: Any) -> list[str]:
+    if value is None:
+        return []
+    stops = [value] if isinstance(value, str) else value
+    if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+        raise _fail("'stop' must be a non-empty string or an array of them.", "stop")
+    if len(stops) > 4:
+        raise _fail("'stop' takes at most 4 sequences.", "stop")
+    return stops
+
+
+def _number(body: dict[str, Any], name: str, low: float, high: float) -> float:
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(f"'{name}' must be a number.", name, "invalid_type")
+    if not low <= value <= high:
+        raise _fail(f"'{name}' must be between {low:g} and {high:g}.", name)
+    return float(value)
+
+
+def _sampling(body: dict[str, Any]) -> dict[str, float]:
+    """``temperature`` and ``top_p`` as they may reach the API, which takes only one of them:
+    a neutral value is dropped, and when both are deliberate ``temperature`` wins."""
+    values = {k: _number(body, k, 0.0, 2.0 if k == "temperature" else 1.0)
+              for k in NEUTRAL_SAMPLING if body.get(k) is not None}
+    values = {k: v for k, v in values.items() if v != NEUTRAL_SAMPLING[k]}
+    if len(values) > 1:
+        del values["top_p"]
+    return values
+
+
+def _effort(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value not in EFFORTS:
+        raise _fail(f"'reasoning_effort' must be one of {', '.join(EFFORTS)}.", "reasoning_effort")
+    return EFFORTS[value]
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, dict):
+        raise _fail("'stream_options' must be an object.", "stream_options", "invalid_type")
+    value = options.get("include_usage", False)
+    if not isinstance(value, bool):
+        raise _fail("'stream_options.include_usage' must be a boolean.",
+                    "stream_options.include_usage", "invalid_type")
+    return value

@@ -1,0 +1,178 @@
+"""PURE: OpenAI tools, tool_choice and response_format, in Claude's terms.
+
+Client functions are offered to Claude as tools of an in-process MCP server, named exactly as the
+client wrote them (no ``mcp__`` prefix, see ``_options``).  The API only accepts tool names
+matching ``^[a-zA-Z0-9_-]{1,64}$``; other names are mapped reversibly (`api_name`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._exceptions import InvalidRequestError
+
+_API_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_CALL_ID = re.compile(r"[^a-zA-Z0-9_-]")
+STRUCTURED_OUTPUT_TOOL = "StructuredOutput"  # the CLI's own tool for --json-schema
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str  # as the client wrote it
+    description: str
+    parameters: dict[str, Any]
+
+    @property
+    def api_name(self) -> str:
+        return api_name(self.name)
+
+
+@dataclass(frozen=True)
+class ToolConfig:
+    """Everything about tools in one request."""
+
+    tools: list[ToolSpec] = field(default_factory=list)  # offered to the model
+    choice: dict[str, Any] | None = None  # Anthropic tool_choice, None: the default (auto)
+    schema: dict[str, Any] | None = None  # response_format's JSON Schema
+    legacy: bool = False  # the request used `functions`: answer with `function_call`
+
+    @property
+    def forced(self) -> bool:
+        return self.choice is not None and self.choice.get("type") in ("any", "tool")
+
+    def client_name(self, name: str) -> str:
+        return next((t.name for t in self.tools if t.api_name == name), name)
+
+
+def api_name(name: str) -> str:
+    """A name the API accepts: the client's own when it can be, else a stable, unique stand-in."""
+    if _API_NAME.match(name):
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:55] + "_" + digest
+
+
+def call_id(value: str) -> str:
+    """A tool call id the API accepts (``toolu_…``/``call_…`` pass through unchanged)."""
+    return _CALL_ID.sub("_", value) or "call"
+
+
+def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
+    return InvalidRequestError(message, param=param, code=code)
+
+
+def parse_tool_config(body: dict[str, Any], *, history_uses_tools: bool = False) -> ToolConfig:
+    legacy = bool(body.get("functions")) and not body.get("tools")
+    tools = _functions(body) if legacy else _tools(body.get("tools"))
+    choice_param = "function_call" if legacy else "tool_choice"
+    choice = _choice(body.get(choice_param), tools, choice_param)
+    if choice == {"type": "none"} and not history_uses_tools:
+        tools, choice = [], None  # "none": no tools are offered at all...
+    # ...unless earlier turns hold tool calls: the API wants tools defined for those, so they
+    # stay, and the API's own tool_choice "none" keeps Claude from calling them.
+    if body.get("parallel_tool_calls") is False and tools:
+        choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
+    return ToolConfig(tools=tools, choice=choice, schema=_schema(body.get("response_format")),
+                      legacy=legacy)
+
+
+def _tools(value: Any) -> list[ToolSpec]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail("'tools' must be an array.", "tools", "invalid_type")
+    specs = []
+    for i, tool in enumerate(value):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            raise _fail(f"'{where}.type' must be 'function'.", f"{where}.type")
+        specs.append(_spec(tool.get("function"), f"{where}.function"))
+    return _unique(specs, "tools")
+
+
+def _functions(body: dict[str, Any]) -> list[ToolSpec]:
+    value = body["functions"]
+    if not isinstance(value, list):
+        raise _fail("'functions' must be an array.", "functions", "invalid_type")
+    return _unique([_spec(f, f"functions[{i}]") for i, f in enumerate(value)], "functions")
+
+
+def _spec(function: Any, where: str) -> ToolSpec:
+    if not isinstance(function, dict):
+        raise _fail(f"'{where}' must be an object.", where, "invalid_type")
+    name = function.get("name")
+    if not isinstance(name, str) or not name or len(name) > 128:
+        raise _fail(f"'{where}.name' must be a string of 1 to 128 characters.", f"{where}.name")
+    description = function.get("description") or ""
+    if not isinstance(description, str):
+        raise _fail(f"'{where}.description' must be a string.", f"{where}.description")
+    parameters = function.get("parameters")
+    if parameters is None:
+        parameters = {"type": "object", "properties": {}}
+    if not isinstance(parameters, dict) or parameters.get("type", "object") != "object":
+        raise _fail(f"'{where}.parameters' must be a JSON Schema of type object.",
+                    f"{where}.parameters")
+    return ToolSpec(name, description, {"type": "object", **parameters})
+
+
+def _unique(specs: list[ToolSpec], param: str) -> list[ToolSpec]:
+    names = [s.api_name for s in specs]
+    if len(set(names)) != len(names):
+        raise _fail(f"'{param}' has two functions with the same name.", param)
+    return specs
+
+
+def _choice(value: Any, tools: list[ToolSpec], param: str) -> dict[str, Any] | None:
+    if value is None or value == "auto":
+        return None
+    if value == "none":
+        return {"type": "none"}
+    if value == "required":
+        if not tools:
+            raise _fail(f"'{param}' is 'required' but no tools were given.", param)
+        return {"type": "any"}
+    name = None
+    if isinstance(value, dict):
+        function = value.get("function") if param == "tool_choice" else value
+        name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str):
+        raise _fail(f"'{param}' must be 'none', 'auto', 'required' or name a function.", param)
+    if name not in {t.name for t in tools}:
+        raise _fail(f"'{param}' names '{name}', which is not among the tools.", param)
+    return {"type": "tool", "name": api_name(name)}
+
+
+def _schema(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "object"}
+    if kind == "json_schema":
+        spec = value.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise _fail("'response_format.json_schema.schema' must be a JSON Schema object.",
+                        "response_format.json_schema.schema")
+        return schema
+    raise _fail("'response_format.type' must be 'text', 'json_object' or 'json_schema'.",
+                "response_format.type")
+
+
+def arguments(value: Any, param: str) -> dict[str, Any]:
+    """A tool call's ``arguments`` (a JSON string) as the ``input`` object Claude expects."""
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str) and value.strip() else {}
+    except ValueError:
+        raise _fail(f"'{param}' must be a JSON object encoded as a string.", param) from None
+    if not isinstance(parsed, dict):
+        raise _fail(f"'{param}' must be a JSON object encoded as a string.", param)
+    return parsed

@@ -1,0 +1,115 @@
+"""`claude-openai serve`: run the app with uvicorn.  Flags map 1:1 onto `Config` fields."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import __version__
+from .._config import Config, cast_value, env_name, field_type, flag_name
+from .._server.guard import load_keys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="claude-openai",
+        description="Serve Claude Code behind an OpenAI-compatible API.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve", help="run the HTTP server",
+        description="Run the OpenAI-compatible HTTP server (uvicorn).",
+    )
+    serve.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    defaults = Config()
+    for f in dataclasses.fields(Config):
+        kind = field_type(f)
+        extra: dict[str, Any] = (
+            {"action": argparse.BooleanOptionalAction} if kind is bool
+            else {"action": "append" if f.metadata["many"] else "store",
+                  "type": kind, "metavar": f.name.upper()})
+        serve.add_argument(
+            flag_name(f.name), dest=f.name, default=None, **extra,
+            help=f"{f.metadata['help']} [env {env_name(f.name)}; "
+                 f"default {getattr(defaults, f.name)!r}]",
+        )
+    return parser
+
+
+def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
+    """Flags over environment over defaults.  Raises SystemExit(2) on a usage error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    flags = {f.name: _joined(getattr(args, f.name)) for f in dataclasses.fields(Config)}
+    try:
+        return Config.from_env(environ, **flags)
+    except ValueError as exc:
+        parser.error(str(exc))
+    raise AssertionError("unreachable")
+
+
+def configure_logging(level: str) -> logging.Logger:
+    """Send the per-request lines to stderr, formatted like uvicorn's own (CLI only)."""
+    logger = logging.getLogger("claude_openai")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger.handlers = [handler]
+    logger.setLevel(5 if level == "trace" else level.upper())  # uvicorn's TRACE is 5
+    logger.propagate = False
+    return logger
+
+
+def _joined(value: Any) -> Any:
+    """A repeated flag's values, as the field's comma-separated list."""
+    return ",".join(value) if isinstance(value, list) else value
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(config: Config) -> None:
+    """Refuse to serve a non-loopback address with no API key, unless told to.
+
+    Raises SystemExit(2) with the reason, as for any other usage error.
+    """
+    try:
+        keys = load_keys(config)
+    except OSError as exc:
+        raise SystemExit(f"claude-openai: cannot read --api-key-file: {exc}") from None
+    if keys or is_loopback(config.host) or config.allow_unauthenticated:
+        return
+    print(f"claude-openai: refusing to serve {config.host} without an API key: anyone who can "
+          "reach it could use your Claude account. Set --api-key (or --api-key-file), or pass "
+          "--allow-unauthenticated if you mean it.", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
+    check_exposure(config)
+    logger = configure_logging(config.log_level)
+    from .._server.app import create_app
+    from .._server.health import startup_report
+    from .._server.serve import serve
+
+    for level, message in startup_report(config, os.environ):
+        logger.log(level, message)
+
+    serve(create_app(config), config)
+
+
+__all__ = ["build_parser", "cast_value", "check_exposure", "configure_logging", "main",
+           "parse_config"]
