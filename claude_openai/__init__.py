@@ -1,4 +1,4 @@
-"""Use Claude Code from anything that speaks the OpenAI Chat Completions API."""
+"""Use Claude Code from anything that speaks the OpenAI API: Chat Completions and Responses."""
 
 from __future__ import annotations
 
@@ -18,11 +18,21 @@ from ._exceptions import (  # noqa: E402
     GatewayTimeoutError,
     InvalidRequestError,
     ModelNotFoundError,
+    NotFoundError,
     PayloadTooLargeError,
     RateLimitError,
     ServiceUnavailableError,
     UpstreamAuthError,
     UpstreamError,
+)
+from ._responses.api import (  # noqa: E402
+    acreate_response,
+    astream_response,
+    create_response,
+    delete_response,
+    get_response,
+    response_input_items,
+    stream_response,
 )
 from ._server.app import create_app, mount  # noqa: E402
 from ._server.lifespan import shutdown_grace  # noqa: E402
@@ -34,6 +44,7 @@ __all__ = [
     "GatewayTimeoutError",
     "InvalidRequestError",
     "ModelNotFoundError",
+    "NotFoundError",
     "PayloadTooLargeError",
     "RateLimitError",
     "ServiceUnavailableError",
@@ -42,11 +53,18 @@ __all__ = [
     "__version__",
     "achat_completion",
     "aclose_pools",
+    "acreate_response",
     "astream_chat_completion",
+    "astream_response",
     "chat_completion",
     "close_pools",
     "create_app",
+    "create_response",
+    "delete_response",
+    "get_response",
     "mount",
+    "response_input_items",
     "shutdown_grace",
     "stream_chat_completion",
+    "stream_response",
 ]

@@ -54,6 +54,12 @@ class Config:
                   "tool loops and later turns get them back (0: off)")
     thinking_store_max_age: float = _opt(
         7200.0, "seconds an answer's thinking blocks are kept for later turns")
+    response_store_bytes: int = _opt(
+        67108864, "memory for stored Responses (`store`, the default), which "
+                  "`previous_response_id` continues and GET /v1/responses/{id} returns; kept in "
+                  "memory only, lost on restart (0: nothing is stored)")
+    response_store_max_age: float = _opt(
+        86400.0, "seconds a stored Response is kept")
     log_level: str = _opt("info", "logging level: " + ", ".join(LOG_LEVELS))
     metrics: bool = _opt(True, "serve GET /metrics in the Prometheus text format "
                                "(--no-metrics turns it off)")
@@ -117,6 +123,9 @@ class Config:
             raise ValueError(f"reasoning must be one of {', '.join(REASONING)}")
         if self.thinking_store_bytes < 0 or self.thinking_store_max_age <= 0:
             raise ValueError("thinking_store_bytes must be 0 or more, thinking_store_max_age "
+                             "above 0")
+        if self.response_store_bytes < 0 or self.response_store_max_age <= 0:
+            raise ValueError("response_store_bytes must be 0 or more, response_store_max_age "
                              "above 0")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")

@@ -60,6 +60,12 @@ class ModelNotFoundError(InvalidRequestError):
     status_code = 404
 
 
+class NotFoundError(InvalidRequestError):
+    """What was asked for (a stored Response) does not exist, or no longer."""
+
+    status_code = 404
+
+
 class AuthenticationError(ClaudeOpenAIError):
     status_code = 401
     type = "authentication_error"

@@ -20,7 +20,7 @@ from servers import ThreadedServer
 from starlette.testclient import TestClient
 
 from claude_openai import Config, UpstreamError, chat_completion, create_app, stream_chat_completion
-from claude_openai._chat.tools import api_name
+from claude_openai._engine.tools import api_name
 
 pytestmark = pytest.mark.e2e
 

@@ -57,6 +57,8 @@ def test_every_example_is_tested() -> None:
         "04_mount_starlette.py",
         "05_mount_fastapi.py",
         "06_tool_loop.py",
+        "07_responses.py",
+        "08_responses_tool_loop.py",
     ]
 
 
@@ -101,6 +103,38 @@ def test_06_tool_loop(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
     server = ThreadedServer(create_app(Config(max_retries=0))).start()
     try:
         out = run_example("06_tool_loop.py", *args,
+                          env={**os.environ, "OPENAI_BASE_URL": server.url + "/v1"})
+    finally:
+        server.stop()
+    assert "called get_weather({'city': 'Paris'}) -> 22C and sunny in Paris" in out
+    assert out.rstrip().endswith("answer: It is 22C and sunny in Paris.")
+    results = [b for m in upstream.calls[1]["messages"] if m["role"] == "user"
+               and isinstance(m["content"], list) for b in m["content"]
+               if b.get("type") == "tool_result"]
+    assert [(b["tool_use_id"], b["content"]) for b in results] == [
+        ("toolu_1", "22C and sunny in Paris")]
+
+
+def test_07_responses(upstream: FakeUpstream) -> None:
+    upstream.queue(Reply(text="Paris is the capital of France."),
+                   Reply(deltas=["About ", "2 million."]))
+    out = run_example("07_responses.py")
+    assert "answer: Paris is the capital of France." in out
+    assert "streamed: About 2 million.\nusage: " in out
+    second = upstream.calls[1]
+    turns = [m["role"] for m in second["messages"] if m["role"] != "system"]  # the CLI's own
+    assert turns[:3] == ["user", "assistant", "user"]
+    assert "one sentence" not in str(second.get("system"))  # instructions are not carried
+
+
+@pytest.mark.parametrize("args", [(), ("--stateless",)], ids=["chained", "stateless"])
+def test_08_responses_tool_loop(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
+    upstream.queue(Reply(text="", tools=[{"name": "get_weather", "input": {"city": "Paris"},
+                                          "id": "toolu_1"}]),
+                   Reply(text="It is 22C and sunny in Paris."))
+    server = ThreadedServer(create_app(Config(max_retries=0))).start()
+    try:
+        out = run_example("08_responses_tool_loop.py", *args,
                           env={**os.environ, "OPENAI_BASE_URL": server.url + "/v1"})
     finally:
         server.stop()

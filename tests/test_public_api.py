@@ -19,7 +19,8 @@ def test_exports_are_sorted_and_complete() -> None:
 
 
 def test_sync_twins_share_the_async_signatures() -> None:
-    for name in ("chat_completion", "stream_chat_completion"):
+    for name in ("chat_completion", "stream_chat_completion", "create_response",
+                 "stream_response"):
         sync = inspect.signature(getattr(claude_openai, name))
         async_ = inspect.signature(getattr(claude_openai, "a" + name))
         assert list(sync.parameters.values()) == list(async_.parameters.values())

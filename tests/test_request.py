@@ -1,4 +1,4 @@
-"""Pure translation, request side: OpenAI body -> ChatRequest, and every 400's ``param``."""
+"""Pure translation, request side: OpenAI body -> ClaudeRequest, and every 400's ``param``."""
 
 from __future__ import annotations
 

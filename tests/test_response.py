@@ -15,7 +15,7 @@ from claude_openai import (
     UpstreamAuthError,
     UpstreamError,
 )
-from claude_openai._chat.completion import ResponseBuilder, openai_usage
+from claude_openai._chat.completion import CompletionBuilder, openai_usage
 
 USAGE = {"input_tokens": 11, "cache_creation_input_tokens": 3, "cache_read_input_tokens": 5}
 
@@ -48,7 +48,7 @@ def run(texts: list[str], stop: str = "end_turn", output_tokens: int = 2) -> lis
     ]
 
 
-def feed_all(builder: ResponseBuilder, messages: list[Any]) -> list[dict[str, Any]]:
+def feed_all(builder: CompletionBuilder, messages: list[Any]) -> list[dict[str, Any]]:
     return [chunk for m in messages for chunk in builder.feed(m)]
 
 
@@ -62,7 +62,7 @@ def test_usage_counts_cache_reads_and_writes_as_prompt_tokens() -> None:
 
 
 def test_completion_validates_and_reports_what_ran() -> None:
-    builder = ResponseBuilder(model="sonnet")
+    builder = CompletionBuilder(model="sonnet")
     feed_all(builder, run(["Hello", " world"]))
     completion = ChatCompletion.model_validate(builder.completion())
     assert completion.model == "claude-sonnet-5-5"
@@ -73,7 +73,7 @@ def test_completion_validates_and_reports_what_ran() -> None:
 
 
 def test_stream_is_one_chunk_per_delta_role_first_finish_last() -> None:
-    builder = ResponseBuilder(model=None, include_usage=True)
+    builder = CompletionBuilder(model=None, include_usage=True)
     chunks = [ChatCompletionChunk.model_validate(c)
               for c in feed_all(builder, run(["a", "b", "c"], output_tokens=3))]
     assert [c.choices[0].delta.content for c in chunks[:3]] == ["a", "b", "c"]
@@ -86,7 +86,7 @@ def test_stream_is_one_chunk_per_delta_role_first_finish_last() -> None:
 
 
 def test_an_empty_answer_still_sends_the_role() -> None:
-    chunks = feed_all(ResponseBuilder(model=None), run([]))
+    chunks = feed_all(CompletionBuilder(model=None), run([]))
     assert chunks == [chunks[0]]
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
 
@@ -96,13 +96,13 @@ def test_an_empty_answer_still_sends_the_role() -> None:
     ("refusal", "content_filter"),
 ])
 def test_finish_reason_follows_the_stop_reason(stop: str, finish: str) -> None:
-    builder = ResponseBuilder(model=None)
+    builder = CompletionBuilder(model=None)
     feed_all(builder, run(["x"], stop=stop))
     assert builder.completion()["choices"][0]["finish_reason"] == finish
 
 
 def test_budget_guard_result_is_not_an_error_and_usage_comes_from_the_stream() -> None:
-    builder = ResponseBuilder(model=None)
+    builder = CompletionBuilder(model=None)
     messages = run(["x"], stop="max_tokens")
     messages[-1] = result(subtype="error_max_budget_usd", is_error=True, stop_reason="max_tokens",
                           usage={"input_tokens": 0, "output_tokens": 0})
@@ -131,7 +131,7 @@ def failing(status: int | None, kind: str | None, retry: int | None = None) -> l
 ])
 def test_upstream_errors_map_to_statuses(status: int | None, kind: str | None,
                                          error: type[Exception], http: int) -> None:
-    builder = ResponseBuilder(model=None)
+    builder = CompletionBuilder(model=None)
     with pytest.raises(error) as info:
         feed_all(builder, failing(status, kind))
     assert info.value.status_code == http  # type: ignore[attr-defined]
@@ -139,14 +139,14 @@ def test_upstream_errors_map_to_statuses(status: int | None, kind: str | None,
 
 def test_auth_failure_tells_the_operator_what_to_do() -> None:
     with pytest.raises(UpstreamAuthError) as info:
-        feed_all(ResponseBuilder(model=None), failing(401, "authentication_failed"))
+        feed_all(CompletionBuilder(model=None), failing(401, "authentication_failed"))
     assert "claude login" in info.value.message and "ANTHROPIC_API_KEY" in info.value.message
 
 
 def test_rate_limit_carries_retry_after_when_known() -> None:
     with pytest.raises(RateLimitError) as info:
-        feed_all(ResponseBuilder(model=None), failing(429, "rate_limit", retry=2400))
+        feed_all(CompletionBuilder(model=None), failing(429, "rate_limit", retry=2400))
     assert info.value.headers == {"Retry-After": "2"}
     with pytest.raises(RateLimitError) as info:
-        feed_all(ResponseBuilder(model=None), failing(429, "rate_limit"))
+        feed_all(CompletionBuilder(model=None), failing(429, "rate_limit"))
     assert info.value.headers == {}

@@ -11,9 +11,8 @@ from claude_agent_sdk import ResultMessage, StreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from claude_openai import InvalidRequestError
-from claude_openai._chat.completion import ResponseBuilder
+from claude_openai._chat.completion import CompletionBuilder
 from claude_openai._chat.content import signed_blocks
-from claude_openai._chat.messages import Turn
 from claude_openai._chat.request import parse_request
 from claude_openai._engine.answer_blocks import BlockRecorder
 from claude_openai._engine.thinking import manual_thinking
@@ -24,6 +23,7 @@ from claude_openai._engine.thinking_store import (
     conversation_key,
     prefix_keys,
 )
+from claude_openai._engine.turns import Turn
 
 THOUGHT = {"type": "thinking", "thinking": "let me see", "signature": "sig-1"}
 REDACTED = {"type": "redacted_thinking", "data": "opaque"}
@@ -75,7 +75,7 @@ def result() -> ResultMessage:
                          num_turns=1, session_id="s", stop_reason="end_turn")
 
 
-def answer(builder: ResponseBuilder, *blocks: dict[str, Any]) -> list[dict[str, Any]]:
+def answer(builder: CompletionBuilder, *blocks: dict[str, Any]) -> list[dict[str, Any]]:
     chunks = [c for e in events(*blocks) for c in builder.feed(StreamEvent("u", "s", e))]
     return chunks + builder.feed(result())
 
@@ -92,7 +92,7 @@ def test_the_recorder_rebuilds_the_exact_content_array_redacted_blocks_included(
 
 
 def test_reasoning_is_shown_on_the_message_never_in_the_content() -> None:
-    builder = ResponseBuilder(model=None)
+    builder = CompletionBuilder(model=None)
     answer(builder, THOUGHT, {"type": "thinking", "thinking": "more", "signature": "s2"},
            {"type": "text", "text": "Hello"})
     completion = builder.completion()
@@ -104,7 +104,7 @@ def test_reasoning_is_shown_on_the_message_never_in_the_content() -> None:
 
 
 def test_reasoning_streams_before_the_content_as_it_arrives() -> None:
-    builder = ResponseBuilder(model=None)
+    builder = CompletionBuilder(model=None)
     chunks = answer(builder, THOUGHT, {"type": "text", "text": "Hello"})
     deltas = [ChatCompletionChunk.model_validate(c).choices[0].delta for c in chunks]
     extras = [d.model_extra for d in deltas if d.model_extra]
@@ -118,7 +118,7 @@ def test_reasoning_streams_before_the_content_as_it_arrives() -> None:
 
 
 def test_reasoning_off_shows_none_but_still_records_the_blocks() -> None:
-    builder = ResponseBuilder(model=None, reasoning=False)
+    builder = CompletionBuilder(model=None, reasoning=False)
     chunks = answer(builder, THOUGHT, {"type": "text", "text": "Hi"})
     assert not any("reasoning_content" in c["choices"][0]["delta"] for c in chunks if c["choices"])
     message = builder.completion()["choices"][0]["message"]
@@ -127,7 +127,7 @@ def test_reasoning_off_shows_none_but_still_records_the_blocks() -> None:
 
 
 def test_an_answer_without_thinking_has_no_reasoning_field() -> None:
-    builder = ResponseBuilder(model=None)
+    builder = CompletionBuilder(model=None)
     answer(builder, {"type": "text", "text": "Hi"})
     message = builder.completion()["choices"][0]["message"]
     assert "reasoning_content" not in message and "thinking_blocks" not in message
@@ -214,7 +214,7 @@ def chat_turns(*calls: str) -> list[Turn]:
 
 
 def _echo(blocks: list[dict[str, Any]], signed: list[dict[str, Any]] | None = None) -> Any:
-    from claude_openai._chat.messages import Echo
+    from claude_openai._engine.turns import Echo
     return (Echo(blocks, signed or []),)
 
 

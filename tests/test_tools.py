@@ -10,11 +10,12 @@ from claude_agent_sdk import ResultMessage, StreamEvent
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from claude_openai import Config, InvalidRequestError
-from claude_openai._chat.completion import ResponseBuilder
+from claude_openai._chat.completion import CompletionBuilder
 from claude_openai._chat.request import parse_request
-from claude_openai._chat.tools import api_name, parse_tool_config
+from claude_openai._chat.tools import parse_tool_config
 from claude_openai._engine.options import cli_env
 from claude_openai._engine.thinking import plan
+from claude_openai._engine.tools import api_name
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city",
@@ -206,7 +207,7 @@ def tool_answer(*tools: tuple[str, str, list[str]], structured: bool = False) ->
 
 def test_streamed_tool_calls_follow_openai_shape() -> None:
     tools = parse_tool_config({"tools": [WEATHER, fn("ping")]})
-    builder = ResponseBuilder(model=None, tools=tools)
+    builder = CompletionBuilder(model=None, tools=tools)
     chunks = [ChatCompletionChunk.model_validate(c) for m in tool_answer(
         ("toolu_1", "get_weather", ['{"ci', 'ty": "Pa', 'ris"}']), ("toolu_2", "ping", []))
         for c in builder.feed(m)]
@@ -229,7 +230,7 @@ def test_streamed_tool_calls_follow_openai_shape() -> None:
 
 def test_legacy_requests_get_function_call() -> None:
     tools = parse_tool_config({"functions": [WEATHER["function"]]})
-    builder = ResponseBuilder(model=None, tools=tools)
+    builder = CompletionBuilder(model=None, tools=tools)
     chunks = [c for m in tool_answer(("toolu_1", "get_weather", ['{}'])) for c in builder.feed(m)]
     assert chunks[0]["choices"][0]["delta"]["function_call"] == {"name": "get_weather",
                                                                  "arguments": ""}
@@ -240,7 +241,7 @@ def test_legacy_requests_get_function_call() -> None:
 
 def test_structured_output_is_the_content() -> None:
     tools = parse_tool_config({"response_format": {"type": "json_object"}})
-    builder = ResponseBuilder(model=None, tools=tools)
+    builder = CompletionBuilder(model=None, tools=tools)
     chunks = [c for m in tool_answer(("t", "StructuredOutput", ['{"a"', ": 1}"]))
               for c in builder.feed(m)]
     assert [c["choices"][0]["delta"].get("content") for c in chunks[:2]] == ['{"a"', ": 1}"]

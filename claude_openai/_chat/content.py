@@ -6,8 +6,8 @@ import base64
 import binascii
 from typing import Any
 
-from .._chat.image_size import MAX_SIDE, image_size
 from .._exceptions import InvalidRequestError
+from .image_size import MAX_SIDE, image_size
 
 Block = dict[str, Any]
 
@@ -138,13 +138,18 @@ def _openrouter_block(item: Any) -> list[Block]:
 
 def image_block(image_url: Any, param: str, *, max_bytes: int) -> Block:
     url = image_url.get("url") if isinstance(image_url, dict) else image_url
+    return url_image_block(url, f"{param}.url", max_bytes=max_bytes)
+
+
+def url_image_block(url: Any, param: str, *, max_bytes: int) -> Block:
+    """An image block for ``url`` (a base64 data: URL or http(s)); errors name ``param``."""
     if not isinstance(url, str) or not url:
-        raise _fail(f"'{param}.url' must be a string.", f"{param}.url", "invalid_type")
+        raise _fail(f"'{param}' must be a string.", param, "invalid_type")
     if url.startswith("data:"):
-        return {"type": "image", "source": _data_url(url, f"{param}.url", max_bytes)}
+        return {"type": "image", "source": _data_url(url, param, max_bytes)}
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
-    raise _fail(f"'{param}.url' must be an http(s) URL or a base64 data: URL.", f"{param}.url")
+    raise _fail(f"'{param}' must be an http(s) URL or a base64 data: URL.", param)
 
 
 def _data_url(url: str, param: str, max_bytes: int) -> dict[str, str]:

@@ -9,28 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._chat.content import Block, assistant_blocks, signed_blocks, text_of, user_blocks
-from .._chat.tools import api_name, arguments, call_id
+from .._engine.tools import api_name, call_id
+from .._engine.turns import Echo, Turn
 from .._exceptions import InvalidRequestError
+from .content import Block, assistant_blocks, signed_blocks, text_of, user_blocks
+from .tools import arguments
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-
-
-@dataclass(frozen=True)
-class Echo:
-    """One assistant message as the client echoed it: what it shows, and any signed thinking
-    blocks it carried back (LiteLLM's ``thinking_blocks``, OpenRouter's ``reasoning_details``)."""
-
-    blocks: list[Block]
-    signed: list[Block] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Turn:
-    role: str  # "user" | "assistant"
-    blocks: list[Block]
-    echoes: tuple[Echo, ...] = ()  # assistant turns: the message(s) it was made of
-    model: str | None = None  # assistant turns restored with thinking: the model that answered
 
 
 @dataclass

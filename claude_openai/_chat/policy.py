@@ -6,20 +6,7 @@ checks that they agree.  Fields that are not OpenAI's (vendor extensions) are ig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
-
-Support = Literal["supported", "ignored", "rejected"]
-
-
-@dataclass(frozen=True)
-class FieldPolicy:
-    name: str
-    support: Support
-    note: str
-    # For rejected fields: values that mean "feature off" and are accepted as no-ops.
-    neutral: tuple[Any, ...] = ()
-
+from .._fields import FieldPolicy, render_table
 
 _MAX_NOTE = ("sent upstream as `max_tokens`; a cut-off answer ends with `finish_reason: "
              "\"length\"`; on models with manual thinking (the 4.5 generation and older) the "
@@ -82,16 +69,6 @@ FIELDS: tuple[FieldPolicy, ...] = (
 BY_NAME = {f.name: f for f in FIELDS}
 
 
-def is_neutral(policy: FieldPolicy, value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, list):
-        value = tuple(value)
-    return any(value == n for n in policy.neutral)
-
-
 def compatibility_table() -> str:
-    """The README's compatibility table, rendered from ``FIELDS``."""
-    lines = ["| field | support | notes |", "|---|---|---|"]
-    lines += [f"| `{f.name}` | {f.support} | {f.note} |" for f in FIELDS]
-    return "\n".join(lines)
+    """The README's Chat Completions compatibility table, rendered from ``FIELDS``."""
+    return render_table(FIELDS)

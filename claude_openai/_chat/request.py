@@ -1,19 +1,19 @@
-"""PURE: validate an OpenAI Chat Completions body and turn it into a `ChatRequest`."""
+"""PURE: validate an OpenAI Chat Completions body and turn it into a `ClaudeRequest`."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
-from .._chat.content import Block
-from .._chat.messages import Turn, parse_messages
-from .._chat.policy import BY_NAME, is_neutral
-from .._chat.tools import ToolConfig, parse_tool_config
 from .._config import Config
 from .._engine.models import resolve_model
+from .._engine.request import ClaudeRequest
 from .._engine.thinking_store import prefix_keys
 from .._exceptions import InvalidRequestError
+from .._fields import check_fields
+from .messages import parse_messages
+from .policy import BY_NAME
+from .tools import parse_tool_config
 
 EFFORTS = {"none": None, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
            "xhigh": "xhigh"}
@@ -22,41 +22,11 @@ EFFORTS = {"none": None, "minimal": "low", "low": "low", "medium": "medium", "hi
 NEUTRAL_SAMPLING = {"temperature": 1.0, "top_p": 1.0}
 
 
-@dataclass(frozen=True)
-class ChatRequest:
-    """A validated request, in Claude's terms."""
-
-    model: str | None  # the CLI --model value; None: the configured default
-    system: str | None
-    history: list[Turn]  # alternating turns before the prompt
-    prompt: list[Block] | None  # the final user turn; None: continue after tool results
-    max_tokens: int | None = None
-    stop: list[str] = field(default_factory=list)
-    sampling: dict[str, float] = field(default_factory=dict)  # temperature / top_p
-    effort: str | None = None
-    include_usage: bool = False
-    tools: ToolConfig = field(default_factory=ToolConfig)
-    thinking_off: bool = False  # e.g. reasoning_effort "none" (see also _thinking.plan)
-    thinking_budget: int | None = None  # manual-thinking models: budget_tokens (None: default)
-    # conversation keys (see _thinking_store) of the visible turns so far: keys[i] is that of
-    # the first i turns, the last one that of the whole conversation the answer continues
-    keys: tuple[str, ...] = ("",)
-
-    @property
-    def conversation(self) -> str:
-        return self.keys[-1]
-
-
-def plain_request(system: str | None) -> ChatRequest:
-    """A request with nothing but a system prompt: what a warm process is spawned with."""
-    return ChatRequest(model=None, system=system, history=[], prompt=[])
-
-
 def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
     return InvalidRequestError(message, param=param, code=code)
 
 
-def parse_request(body: Any, config: Config | None = None) -> ChatRequest:
+def parse_request(body: Any, config: Config | None = None) -> ClaudeRequest:
     """Validate ``body``, the JSON a client posts; raise `InvalidRequestError` naming the param.
 
     ``config`` supplies the limits (``max_messages``, ``max_image_bytes``); default `Config()`.
@@ -70,7 +40,7 @@ def parse_request(body: Any, config: Config | None = None) -> ChatRequest:
     turns = conversation.turns
     continues = conversation.continues_tool_turn
     model = body.get("model")
-    return ChatRequest(
+    return ClaudeRequest(
         model=None if model is None else resolve_model(model),
         system=conversation.system,
         history=turns if continues else turns[:-1],
@@ -87,10 +57,7 @@ def parse_request(body: Any, config: Config | None = None) -> ChatRequest:
 
 
 def _check_policy(body: dict[str, Any]) -> None:
-    for name, value in body.items():
-        policy = BY_NAME.get(name)
-        if policy and policy.support == "rejected" and not is_neutral(policy, value):
-            raise _fail(f"'{name}' is not supported: {policy.note}.", name, "unsupported_parameter")
+    check_fields(body, BY_NAME)
     if "stream" in body and not isinstance(body["stream"], bool | None):
         raise _fail("'stream' must be a boolean.", "stream", "invalid_type")
 

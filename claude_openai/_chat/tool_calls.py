@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .._chat.tools import STRUCTURED_OUTPUT_TOOL, ToolConfig
+from .._engine.tools import STRUCTURED_OUTPUT_TOOL, ToolConfig
 
 Delta = dict[str, Any]
 

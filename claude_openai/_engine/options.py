@@ -1,4 +1,4 @@
-"""PURE: a `ChatRequest` and `Config` as Claude Agent SDK options: a plain model, isolated.
+"""PURE: a `ClaudeRequest` and `Config` as Claude Agent SDK options: a plain model, isolated.
 
 What each setting keeps out (notes §3.1, §3.2, §3.14, §7):
 - ``tools=[]``, ``strict_mcp_config``: no built-in tools, none of the host's MCP servers;
@@ -32,9 +32,9 @@ from claude_agent_sdk._internal._mcp_compat import build_tool_server
 from mcp.types import CallToolResult, Tool
 
 from .. import __version__
-from .._chat.request import ChatRequest, plain_request
-from .._chat.tools import ToolConfig
 from .._config import Config
+from .request import ClaudeRequest, plain_request
+from .tools import ToolConfig
 
 logger = logging.getLogger("claude_openai")
 TOOL_SERVER = "client"
@@ -49,7 +49,7 @@ TOOL_ENV = {"CLAUDE_AGENT_SDK_MCP_NO_PREFIX": "1",
             "CLAUDE_CODE_MAX_MCP_DESCRIPTION_LENGTH": "10000000"}
 
 
-def request_env(request: ChatRequest) -> dict[str, str]:
+def request_env(request: ClaudeRequest) -> dict[str, str]:
     """The per-request knobs, each key always present ("" = the CLI's default).
 
     A spawned process gets the set ones in its environment; a warm process gets all of them
@@ -69,7 +69,7 @@ def request_env(request: ChatRequest) -> dict[str, str]:
     }
 
 
-def thinking_option(request: ChatRequest, config: Config) -> dict[str, Any]:
+def thinking_option(request: ClaudeRequest, config: Config) -> dict[str, Any]:
     """The SDK's ``thinking``: Claude Code picks adaptive or manual thinking by model; a budget
     applies to manual models only (adaptive ones ignore it), and ``display`` is what the client
     sees: a summary, or (reasoning off) nothing at all, which also gives the first text sooner."""
@@ -79,7 +79,7 @@ def thinking_option(request: ChatRequest, config: Config) -> dict[str, Any]:
     return {"type": "adaptive", "display": display}
 
 
-def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str]:
+def cli_env(request: ClaudeRequest, config: Config, workdir: str) -> dict[str, str]:
     env = {
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "CLAUDE_CODE_DISABLE_CLAUDE_MDS": "1",
@@ -102,7 +102,7 @@ def cli_env(request: ChatRequest, config: Config, workdir: str) -> dict[str, str
 
 
 def agent_options(
-    request: ChatRequest, config: Config, workdir: str, *, stderr: Any = None
+    request: ClaudeRequest, config: Config, workdir: str, *, stderr: Any = None
 ) -> ClaudeAgentOptions:
     """The options for one request; history, if any, comes in through ``resume``."""
     return ClaudeAgentOptions(

@@ -38,17 +38,17 @@ import anyio
 from claude_agent_sdk import ClaudeSDKClient, Message, ResultMessage
 from mcp.types import Tool
 
-from .._chat.messages import Turn
-from .._chat.request import ChatRequest
 from .._config import Config
-from .._engine.options import (
+from .._exceptions import ClaudeOpenAIError
+from .options import (
     agent_options,
     process_options,
     prompt_message,
     wire_tools,
 )
-from .._engine.prime_sink import PrimeSink
-from .._engine.session import (
+from .prime_sink import PrimeSink
+from .request import ClaudeRequest
+from .session import (
     Run,
     alive,
     close,
@@ -59,10 +59,10 @@ from .._engine.session import (
     stderr_sink,
     with_history,
 )
-from .._engine.sticky import Answer, fingerprint, sticky_eligible
-from .._engine.thinking_store import chain_key
-from .._engine.warm import BASE_URL, Key, WarmProcess
-from .._exceptions import ClaudeOpenAIError
+from .sticky import Answer, fingerprint, sticky_eligible
+from .thinking_store import chain_key
+from .turns import Turn
+from .warm import BASE_URL, Key, WarmProcess
 
 logger = logging.getLogger("claude_openai")
 CLI_FAILURES = ("cli_unavailable", "cli_error")
@@ -70,7 +70,7 @@ UPKEEP_DELAY = 0.1  # seconds: see Pool._spawn_task
 SPARE_WAIT = 5.0  # seconds a request waits for a spare that is starting, before starting its own
 
 
-def warm_eligible(request: ChatRequest) -> bool:
+def warm_eligible(request: ClaudeRequest) -> bool:
     return not request.history and request.prompt is not None and request.tools.schema is None
 
 
@@ -96,7 +96,7 @@ class Pool:
         return len(self.idle) + len(self.busy) + self.starting
 
     # -- running a request -------------------------------------------------------------------
-    async def run(self, request: ChatRequest) -> AsyncGenerator[Message, None]:
+    async def run(self, request: ClaudeRequest) -> AsyncGenerator[Message, None]:
         """Run ``request`` on a warm process, or on a process of its own when none fits."""
         if sticky_eligible(request):
             async with aclosing(self._run_sticky(request)) as messages:
@@ -136,7 +136,7 @@ class Pool:
                 async for message in messages:
                     yield message
 
-    async def _run_sticky(self, request: ChatRequest) -> AsyncGenerator[Message, None]:
+    async def _run_sticky(self, request: ClaudeRequest) -> AsyncGenerator[Message, None]:
         """A later turn: on the process that holds the conversation so far, if one does; else
         on a new process that resumes it and is kept for the turn after."""
         held = fingerprint(request, self.config, request.keys[len(request.history)])
@@ -318,7 +318,7 @@ class Pool:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _connect(self, key: Key, *, resume: ChatRequest | None = None,
+    async def _connect(self, key: Key, *, resume: ClaudeRequest | None = None,
                        prime: bool = False) -> WarmProcess:
         workdir = tempfile.mkdtemp(prefix="claude-openai-")
         tools: list[Tool] = []

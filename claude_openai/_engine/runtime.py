@@ -20,7 +20,7 @@ import anyio.from_thread
 from anyio.from_thread import BlockingPortal
 
 from .._config import Config
-from .._engine.pool import Pool
+from .pool import Pool
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Config, Pool]] = (
     weakref.WeakKeyDictionary())

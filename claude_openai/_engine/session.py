@@ -32,12 +32,12 @@ from claude_agent_sdk import (
     project_key_for_directory,
 )
 
-from .._chat.request import ChatRequest
 from .._config import Config
-from .._engine.options import agent_options, new_session_id, prompt_message
-from .._engine.timeouts import is_output, next_limit, timeout_error
-from .._engine.transcript import transcript_entries
 from .._exceptions import ServiceUnavailableError, UpstreamError
+from .options import agent_options, new_session_id, prompt_message
+from .request import ClaudeRequest
+from .timeouts import is_output, next_limit, timeout_error
+from .transcript import transcript_entries
 
 logger = logging.getLogger("claude_openai")
 
@@ -96,7 +96,7 @@ async def drive(client: ClaudeSDKClient, run: Run) -> AsyncGenerator[Message, No
             return
 
 
-async def run_cold(request: ChatRequest, config: Config,
+async def run_cold(request: ClaudeRequest, config: Config,
                    started: float | None = None) -> AsyncGenerator[Message, None]:
     """Run one request on a CLI process of its own, then end the process.
 
@@ -127,7 +127,7 @@ async def run_cold(request: ChatRequest, config: Config,
 
 
 async def with_history(
-    options: ClaudeAgentOptions, request: ChatRequest, workdir: str
+    options: ClaudeAgentOptions, request: ClaudeRequest, workdir: str
 ) -> ClaudeAgentOptions:
     """Earlier turns go in as a synthetic transcript that the CLI resumes (notes §3.3)."""
     if not request.history:

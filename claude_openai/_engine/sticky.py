@@ -7,12 +7,12 @@ import json
 
 from claude_agent_sdk import Message, ResultMessage
 
-from .._chat.request import ChatRequest
 from .._config import Config
-from .._engine.options import request_env
+from .options import request_env
+from .request import ClaudeRequest
 
 
-def sticky_eligible(request: ChatRequest) -> bool:
+def sticky_eligible(request: ClaudeRequest) -> bool:
     """A later turn of a plain conversation.  Sticky processes keep their session, so the
     per-session one-call budget guard cannot apply: a request that sets ``max_tokens`` (where
     one call is promised) runs on a guarded process of its own instead."""
@@ -20,7 +20,7 @@ def sticky_eligible(request: ChatRequest) -> bool:
             and request.tools.schema is None and request.max_tokens is None)
 
 
-def fingerprint(request: ChatRequest, config: Config, conversation: str) -> str:
+def fingerprint(request: ClaudeRequest, config: Config, conversation: str) -> str:
     """What a sticky process holds: the conversation so far as the client sees it (its key, see
     ``_thinking_store``: thinking blocks restored or not), and every setting it was started with.
 

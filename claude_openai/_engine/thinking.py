@@ -12,12 +12,12 @@ import dataclasses
 import logging
 import re
 
-from .._chat.messages import Turn
-from .._chat.request import ChatRequest
 from .._config import Config
-from .._engine.answer_blocks import Block
-from .._engine.thinking_restore import restore_thinking
-from .._engine.thinking_store import StoredAnswer, ThinkingStore, store_for
+from .answer_blocks import Block
+from .request import ClaudeRequest
+from .thinking_restore import restore_thinking
+from .thinking_store import StoredAnswer, ThinkingStore, store_for
+from .turns import Turn
 
 logger = logging.getLogger("claude_openai")
 
@@ -44,7 +44,7 @@ def adds_temperature(model: str | None) -> bool:
     return manual_thinking(model) or bool(model and _SONNET_OPUS_4_6.match(model))
 
 
-def plan(chat: ChatRequest, config: Config) -> ChatRequest:
+def plan(chat: ClaudeRequest, config: Config) -> ClaudeRequest:
     """The request as it may reach the API: thinking restored, and thinking, its budget and
     sampling chosen so that the API accepts the request (see the README's Reasoning)."""
     chat = with_thinking(chat, config)
@@ -71,7 +71,7 @@ def thinking_store(config: Config) -> ThinkingStore | None:
     return store_for(config.thinking_store_bytes, config.thinking_store_max_age)
 
 
-def with_thinking(chat: ChatRequest, config: Config) -> ChatRequest:
+def with_thinking(chat: ClaudeRequest, config: Config) -> ClaudeRequest:
     """``chat`` with its history's thinking blocks restored, and thinking turned off for it
     when its model needs blocks that could not be restored."""
     if not chat.history:
@@ -96,7 +96,7 @@ def with_thinking(chat: ChatRequest, config: Config) -> ChatRequest:
     return dataclasses.replace(chat, history=history, thinking_off=off)
 
 
-def remember(chat: ChatRequest, config: Config, blocks: list[Block], model: str) -> None:
+def remember(chat: ClaudeRequest, config: Config, blocks: list[Block], model: str) -> None:
     """Keep a finished answer; ``model`` is the id that answered (from ``message_start``)."""
     store = thinking_store(config)
     if store is not None and blocks:

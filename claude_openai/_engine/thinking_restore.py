@@ -16,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from .._chat.messages import Turn
-from .._engine.answer_blocks import THINKING_TYPES, Block, without_thinking
-from .._engine.thinking_store import StoredAnswer
+from .answer_blocks import THINKING_TYPES, Block, without_thinking
+from .thinking_store import StoredAnswer
+from .turns import Turn
 
 Finder = Callable[[list[Block], str], "StoredAnswer | None"]
 
@@ -75,7 +75,7 @@ def _restore_turn(prefix: str, turn: Turn, find: Finder, requested: str | None,
             model = stored.model
         elif echo.signed:  # signed by the API for this model, we must trust the client
             blocks += [*echo.signed, *echo.blocks]
-            model = model or running
+            model = model or echo.model or running
         else:
             return None
     return blocks, model

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from .._engine.answer_blocks import Block
+from .answer_blocks import Block
 
 _stores: dict[tuple[int, float], ThinkingStore] = {}
 _stores_lock = threading.Lock()

@@ -13,7 +13,7 @@ from typing import Any
 
 from claude_agent_sdk._cli_version import __cli_version__
 
-from .._chat.messages import Turn
+from .turns import Turn
 
 
 def transcript_entries(

@@ -12,10 +12,10 @@ from typing import Any
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage
 from mcp.types import Tool
 
-from .._chat.request import ChatRequest, plain_request
 from .._config import Config
-from .._engine.options import TOOL_SERVER, prompt_message, request_env, wire_tools
-from .._engine.session import single
+from .options import TOOL_SERVER, prompt_message, request_env, wire_tools
+from .request import ClaudeRequest, plain_request
+from .session import single
 
 # What a process is spawned with, before any request's settings are applied.
 _SPAWNED_ENV = request_env(plain_request(None))
@@ -71,7 +71,7 @@ class WarmProcess:
         return dataclasses.replace(message,
                                    total_cost_usd=max(message.total_cost_usd - before, 0.0))
 
-    async def prepare(self, request: ChatRequest, config: Config) -> None:
+    async def prepare(self, request: ClaudeRequest, config: Config) -> None:
         """Apply this request's settings; only what differs from the last request is sent."""
         model = request.model or config.model
         # Named as the "custom model option", a model is taken as it is: else switching to a

@@ -19,21 +19,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from .._chat.api import answer, new_builder, run_completion
-from .._chat.request import parse_request
+from .._calls import FrontEnd, run_to_end
+from .._chat.api import CHAT
 from .._config import Config
 from .._engine.models import list_models, model_object, resolve_model
+from .._engine.run import answer
 from .._engine.runtime import aclose_pools, pool_for, pool_state
 from .._engine.thinking import thinking_store
 from .._exceptions import ClaudeOpenAIError, InvalidRequestError, PayloadTooLargeError
-from .._server.drain import Drain
-from .._server.guard import Guard
-from .._server.health import cli_path, cli_version, health
-from .._server.limits import Limiter
-from .._server.metrics import CONTENT_TYPE, Metrics
-from .._server.observe import Observer
-from .._server.sse import EventStreamResponse
-from .._server.trace import CLIENT_GONE, Trace
+from .._responses.api import (
+    RESPONSES,
+    delete_response,
+    get_response,
+    response_input_items,
+)
+from .drain import Drain
+from .guard import Guard
+from .health import cli_path, cli_version, health
+from .limits import Limiter
+from .metrics import CONTENT_TYPE, Metrics
+from .observe import Observer
+from .sse import EventStreamResponse
+from .trace import CLIENT_GONE, Trace
 
 logger = logging.getLogger("claude_openai")
 
@@ -77,42 +84,72 @@ async def _unless_disconnected(request: Request, work: Callable[[], Awaitable[An
     return result[0] if result else None
 
 
-def _chat_endpoint(config: Config, limiter: Limiter,
-                   observer: Observer, drain: Drain) -> Callable[[Request], Awaitable[Response]]:
-    async def chat_completions(request: Request) -> Response:
+def answer_endpoint(front: FrontEnd, config: Config, limiter: Limiter, observer: Observer,
+                    drain: Drain) -> Callable[[Request], Awaitable[Response]]:
+    """The route that answers a front end's requests (chat completions, responses)."""
+    async def endpoint(request: Request) -> Response:
         trace = Trace(request_id=getattr(request.state, "request_id", None))
         try:
-            return await _answer(request, config, limiter, observer, drain, trace)
+            return await _answer(front, request, config, limiter, observer, drain, trace)
         except BaseException as exc:  # a stream that failed has already ended its trace
             await observer.fail(trace, exc)
             raise
 
-    return chat_completions
+    return endpoint
 
 
-async def _answer(request: Request, config: Config, limiter: Limiter, observer: Observer,
-                  drain: Drain, trace: Trace) -> Response:
+async def _answer(front: FrontEnd, request: Request, config: Config, limiter: Limiter,
+                  observer: Observer, drain: Drain, trace: Trace) -> Response:
     body = trace.body = await _json_body(request, config)
     trace.stream = isinstance(body, dict) and bool(body.get("stream"))  # logged if it is a 400
-    chat = parse_request(body, config)
-    builder = new_builder(chat, config, trace, stream=trace.stream)
+    chat, builder = front.prepare(body, config, trace, stream=trace.stream)
     with drain.cut_off():
         await limiter.acquire()
     if trace.stream:  # the run slot is released, and the trace ended, with the stream
         return EventStreamResponse(observer.watch(trace, answer(chat, config, builder), drain),
                                    keepalive=config.keepalive_interval, drain=drain,
-                                   on_end=lambda status: limiter.release())
+                                   on_end=lambda status: limiter.release(),
+                                   framing=front.framing(builder))
     try:
         with drain.cut_off():
             done = await _unless_disconnected(
-                request, lambda: run_completion(chat, config, builder, trace))
+                request, lambda: run_to_end(chat, config, builder, trace))
     finally:
         limiter.release()
     response = (Response(status_code=CLIENT_GONE) if done is None  # nobody reads it
-                else JSONResponse(builder.completion()))
+                else JSONResponse(builder.final()))
     observer.end(trace, response.status_code)
     response.background = BackgroundTask(observer.save, trace)  # once the answer is sent
     return response
+
+
+def _stored_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+    async def stored(request: Request) -> Response:
+        response_id = request.path_params["response_id"]
+        if request.method == "DELETE":
+            return JSONResponse(delete_response(response_id, config=config))
+        return JSONResponse(get_response(response_id, config=config))
+
+    return stored
+
+
+def _input_items_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+    async def input_items(request: Request) -> Response:
+        query = request.query_params
+        order = query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise InvalidRequestError("'order' must be 'asc' or 'desc'.", param="order")
+        try:
+            limit = int(query.get("limit", "20"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            raise InvalidRequestError("'limit' must be an integer from 1 to 100.", param="limit")
+        return JSONResponse(response_input_items(
+            request.path_params["response_id"], config=config, order=order, limit=limit,
+            after=query.get("after")))
+
+    return input_items
 
 
 async def _models(request: Request) -> Response:
@@ -157,8 +194,13 @@ def api_routes(config: Config, drain: Drain | None = None,
     drain = drain or Drain(config.shutdown_grace)
     observer = Observer(config, metrics=metrics, log=True)
     routes: list[BaseRoute] = [
-        Route("/chat/completions", _chat_endpoint(config, limiter, observer, drain),
+        Route("/chat/completions", answer_endpoint(CHAT, config, limiter, observer, drain),
               methods=["POST"]),
+        Route("/responses", answer_endpoint(RESPONSES, config, limiter, observer, drain),
+              methods=["POST"]),
+        Route("/responses/{response_id}", _stored_endpoint(config), methods=["GET", "DELETE"]),
+        Route("/responses/{response_id}/input_items", _input_items_endpoint(config),
+              methods=["GET"]),
         Route("/models", _models, methods=["GET"]),
         Route("/models/{model_id:path}", _model, methods=["GET"]),
         Route("/health", _health_endpoint(config, limiter), methods=["GET"]),
@@ -249,7 +291,7 @@ def middleware(config: Config, metrics: Metrics | None = None) -> list[Middlewar
     if config.cors_origins:
         origins = [o.strip() for o in config.cors_origins.split(",") if o.strip()]
         stack.insert(0, Middleware(
-            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["authorization", "content-type", "x-request-id"],
             expose_headers=["x-request-id", "retry-after"], allow_credentials=False))
     return stack

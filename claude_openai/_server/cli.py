@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import __version__
 from .._config import Config, cast_value, env_name, field_type, flag_name
-from .._server.guard import load_keys
+from .guard import load_keys
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,9 +101,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
     check_exposure(config)
     logger = configure_logging(config.log_level)
-    from .._server.app import create_app
-    from .._server.health import startup_report
-    from .._server.serve import serve
+    from .app import create_app
+    from .health import startup_report
+    from .serve import serve
 
     for level, message in startup_report(config, os.environ):
         logger.log(level, message)

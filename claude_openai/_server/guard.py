@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._config import Config
 from .._exceptions import AuthenticationError, ClaudeOpenAIError, PayloadTooLargeError
-from .._server.metrics import Metrics
+from .metrics import Metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 OPEN_PATHS = ("/health",)  # probes need no key; they reveal no data and never call the model

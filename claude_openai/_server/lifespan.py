@@ -21,7 +21,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from .._engine.runtime import aclose_pools
-from .._server.drain import Drain
+from .drain import Drain
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

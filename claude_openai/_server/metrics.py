@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._server.trace import Trace
+from .trace import Trace
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "claude_openai_"
@@ -73,9 +73,9 @@ class Metrics:
             self.latency.observe(trace.latency)
         if trace.first_token is not None:
             self.ttft.observe(trace.first_token)
-        usage = trace.usage or {}
-        self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-        self.completion_tokens += int(usage.get("completion_tokens") or 0)
+        if (usage := trace.usage) is not None:
+            self.prompt_tokens += usage.prompt_tokens
+            self.completion_tokens += usage.output_tokens
         self.cost_usd += trace.cost_usd or 0.0
 
     def exposition(self, load: Mapping[str, int], pool: Mapping[str, Any] | None,

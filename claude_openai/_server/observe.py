@@ -12,10 +12,10 @@ from contextlib import aclosing
 from typing import Any
 
 from .._config import Config
-from .._server.drain import Drain, shutting_down
-from .._server.metrics import Metrics
-from .._server.trace import CLIENT_GONE, Trace, status_of
-from .._server.transcript_files import save
+from .drain import Drain, shutting_down
+from .metrics import Metrics
+from .trace import CLIENT_GONE, Trace, status_of
+from .transcript_files import save
 
 logger = logging.getLogger("claude_openai")
 
@@ -75,13 +75,14 @@ class Observer:
 
 def log(trace: Trace) -> None:
     """The request's one line: ids, model, outcome, timings, tokens and cost; no content."""
-    usage = trace.usage or {}
+    usage = trace.usage
     logger.info(
         "%s request_id=%s model=%s status=%d latency=%.4fs ttft=%s stream=%s prompt_tokens=%s "
         "completion_tokens=%s cost_usd=%s",
         trace.id, trace.request_id or "-", trace.model or "-", trace.status or 0,
         trace.latency or 0.0, _seconds(trace.first_token), str(trace.stream).lower(),
-        usage.get("prompt_tokens", "-"), usage.get("completion_tokens", "-"),
+        "-" if usage is None else usage.prompt_tokens,
+        "-" if usage is None else usage.output_tokens,
         "-" if trace.cost_usd is None else f"{trace.cost_usd:.6f}",
     )
 

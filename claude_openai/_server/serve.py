@@ -17,7 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .._config import Config
-from .._server.drain import Drain
+from .drain import Drain
 
 BACKSTOP = 5  # seconds after the grace before uvicorn cancels whatever is left
 STARTUP_FAILURE = 3  # uvicorn's exit code when the server could not start

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .._exceptions import ClaudeOpenAIError
-from .._server.drain import Drain, shutting_down
+from .drain import Drain, shutting_down
 
 logger = logging.getLogger("claude_openai")
 
@@ -31,6 +31,30 @@ HEADERS = {"cache-control": "no-store", "x-accel-buffering": "no"}
 
 def encode_event(data: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+class Framing(Protocol):
+    """How a front end's chunks go on the wire, how its stream ends, and how it fails."""
+
+    done: bytes  # sent after the last chunk of a stream that succeeded
+
+    def encode(self, chunk: dict[str, Any]) -> bytes: ...
+
+    def failure(self, error: ClaudeOpenAIError) -> list[dict[str, Any]]:
+        """The last chunks of a stream that failed after it began."""
+        ...
+
+
+class ChatFraming:
+    """Chat Completions: ``data:`` lines, ``[DONE]`` at the end, an in-band error object."""
+
+    done = DONE
+
+    def encode(self, chunk: dict[str, Any]) -> bytes:
+        return encode_event(chunk)
+
+    def failure(self, error: ClaudeOpenAIError) -> list[dict[str, Any]]:
+        return [in_band(error)]
 
 
 class EventStreamResponse(Response):
@@ -48,6 +72,7 @@ class EventStreamResponse(Response):
         keepalive: float = 0.0,
         drain: Drain | None = None,
         on_end: Callable[[int], None] | None = None,
+        framing: Framing | None = None,
     ) -> None:
         # Like StreamingResponse: no body, so init_headers() sets no content-length.
         self.status_code = 200
@@ -58,6 +83,7 @@ class EventStreamResponse(Response):
         self.keepalive = keepalive
         self.drain = drain or Drain(0.0)
         self.on_end = on_end or (lambda status: None)
+        self.framing = framing or ChatFraming()
         self.status = 499
         self._started = self._finished = False
         self._last_sent = 0.0
@@ -84,7 +110,7 @@ class EventStreamResponse(Response):
         with self.drain.scope() as cut:
             try:
                 async for chunk in self.chunks:
-                    await self._write(encode_event(chunk))
+                    await self._write(self.framing.encode(chunk))
             except ClaudeOpenAIError as exc:
                 error = exc
             except Exception:
@@ -94,14 +120,15 @@ class EventStreamResponse(Response):
             error = shutting_down()
         if error is None:
             self.status = 200
-            await self._write(DONE, final=True)
+            await self._write(self.framing.done, final=True)
             return
         self.status = error.status_code
         async with self._lock:
             if not self._started:  # nothing sent yet: a plain error, with its real status
                 await self._send_error(error)
                 return
-        await self._write(encode_event(in_band(error)), final=True)
+        ending = b"".join(self.framing.encode(c) for c in self.framing.failure(error))
+        await self._write(ending, final=True)
 
     async def _write(self, body: bytes, *, final: bool = False) -> None:
         async with self._lock:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._chat.completion import ResponseBuilder
+from .._engine.answer import Usage
+from .._engine.run import Builder
 from .._exceptions import ClaudeOpenAIError
 
 CLIENT_GONE = 499  # nginx's "client closed request": nobody read the answer
@@ -24,7 +25,10 @@ def new_id() -> str:
 
 
 def carries_token(chunk: dict[str, Any]) -> bool:
-    """True for a chunk with content, reasoning or a tool call, not just a role or a finish."""
+    """True for a chunk with content, reasoning or a tool call, not just a role or a finish
+    (a Chat Completions chunk, or a Responses event: its deltas)."""
+    if isinstance(chunk.get("type"), str):
+        return str(chunk["type"]).endswith(".delta")
     for choice in chunk.get("choices") or []:
         delta = choice.get("delta") or {}
         if (delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls")
@@ -58,7 +62,7 @@ class Trace:
     id: str = field(default_factory=new_id)  # the completion's id too
     body: Any = None  # the request body, once it parsed as JSON
     stream: bool = False
-    builder: ResponseBuilder | None = None
+    builder: Builder | None = None
     started_at: float = field(default_factory=time.time)  # wall clock, for the transcript
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None  # seconds from the start to the first content/tool delta
@@ -82,17 +86,17 @@ class Trace:
 
     @property
     def model(self) -> str | None:
-        return self.builder.model if self.builder is not None else None
+        return self.builder.answer.model if self.builder is not None else None
 
     @property
     def cost_usd(self) -> float | None:
         """What the Claude Code CLI reckoned the run cost, when it got that far."""
-        result = self.builder.result if self.builder is not None else None
+        result = self.builder.answer.result if self.builder is not None else None
         return result.total_cost_usd if result is not None else None
 
     @property
-    def usage(self) -> dict[str, Any] | None:
-        """OpenAI usage, once the run reported it."""
-        if self.builder is None or self.builder.result is None:
+    def usage(self) -> Usage | None:
+        """The run's token counts, once it reported them."""
+        if self.builder is None or self.builder.answer.result is None:
             return None
-        return self.builder.usage
+        return self.builder.answer.usage

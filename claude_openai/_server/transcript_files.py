@@ -22,7 +22,7 @@ from typing import Any
 
 import anyio
 
-from .._server.trace import Trace
+from .trace import Trace
 
 logger = logging.getLogger("claude_openai")
 
@@ -56,16 +56,13 @@ def transcript(trace: Trace) -> dict[str, Any]:
 
 
 def _response(trace: Trace) -> dict[str, Any] | None:
-    """Non-streamed: the Chat Completion sent.  Streamed: what the chunks sent add up to."""
+    """Non-streamed: the answer sent.  Streamed: what the chunks sent add up to."""
     builder = trace.builder
     if builder is None or (trace.stream and not trace.chunks):
         return None
     if not trace.stream:
-        return builder.completion() if trace.status == 200 else None
-    assembled = builder.completion()
-    if trace.status != 200:  # cut short: it never got a finish reason
-        assembled["choices"][0]["finish_reason"] = None
-    return assembled
+        return builder.final() if trace.status == 200 else None
+    return builder.final(cut_short=trace.status != 200)
 
 
 def _iso(timestamp: float) -> str:

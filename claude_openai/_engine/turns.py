@@ -1,0 +1,26 @@
+"""PURE: a conversation in Claude's terms: alternating user and assistant turns of blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Block = dict[str, Any]  # an Anthropic content block
+
+
+@dataclass(frozen=True)
+class Echo:
+    """One assistant message as the client echoed it: what it shows, and any signed thinking
+    blocks it carried back (LiteLLM's ``thinking_blocks``, OpenRouter's ``reasoning_details``)."""
+
+    blocks: list[Block]
+    signed: list[Block] = field(default_factory=list)
+    model: str | None = None  # the model id that signed them, when the client's carrier says
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" | "assistant"
+    blocks: list[Block]
+    echoes: tuple[Echo, ...] = ()  # assistant turns: the message(s) it was made of
+    model: str | None = None  # assistant turns restored with thinking: the model that answered
