@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._engine.tools import api_name, call_id
-from .._engine.turns import Echo, Turn
+from .._engine.turns import Echo, Turn, append_turn
 from .._exceptions import InvalidRequestError
 from .content import Block, assistant_blocks, signed_blocks, text_of, user_blocks
 from .tools import arguments
@@ -65,13 +65,13 @@ def parse_messages(messages: Any, *, max_messages: int, max_image_bytes: int) ->
         if role in ("system", "developer"):
             system.append(text_of(message.get("content"), where))
         elif role == "user":
-            _append(turns, Turn("user", user_blocks(message.get("content"), where,
+            append_turn(turns, Turn("user", user_blocks(message.get("content"), where,
                                                     max_image_bytes=max_image_bytes)))
         elif role == "assistant":
             blocks = _assistant(message, i, calls)
-            _append(turns, Turn("assistant", blocks, (Echo(blocks, signed_blocks(message)),)))
+            append_turn(turns, Turn("assistant", blocks, (Echo(blocks, signed_blocks(message)),)))
         else:
-            _append(turns, Turn("user", [_result(message, where, calls)]))
+            append_turn(turns, Turn("user", [_result(message, where, calls)]))
     last = messages[-1]
     if isinstance(last, dict) and last.get("role") == "user" and (
             not turns or turns[-1].role != "user"):
@@ -81,17 +81,6 @@ def parse_messages(messages: Any, *, max_messages: int, max_image_bytes: int) ->
         raise _fail("The last message must be from the user or a tool result.", "messages")
     text = "\n\n".join(s for s in system if s)
     return Conversation(text or None, turns)
-
-
-def _append(turns: list[Turn], turn: Turn) -> None:
-    """Add a turn, merging it into the previous one when the role repeats; drop empty ones."""
-    if not turn.blocks:
-        return
-    if turns and turns[-1].role == turn.role:
-        turns[-1] = Turn(turn.role, turns[-1].blocks + turn.blocks,
-                         turns[-1].echoes + turn.echoes)
-    else:
-        turns.append(turn)
 
 
 def _assistant(message: dict[str, Any], i: int, calls: _Calls) -> list[Block]:

@@ -47,7 +47,7 @@ def parse_request(body: Any, config: Config | None = None) -> ClaudeRequest:
         prompt=None if continues else turns[-1].blocks,
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
-        sampling=_sampling(body),
+        sampling=sampling(body),
         effort=_effort(body.get("reasoning_effort")),
         include_usage=_include_usage(body),
         tools=parse_tool_config(body, history_uses_tools=conversation.uses_tools),
@@ -93,7 +93,7 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _sampling(body: dict[str, Any]) -> dict[str, float]:
+def sampling(body: dict[str, Any]) -> dict[str, float]:
     """``temperature`` and ``top_p`` as they may reach the API, which takes only one of them:
     a neutral value is dropped, and when both are deliberate ``temperature`` wins."""
     values = {k: _number(body, k, 0.0, 2.0 if k == "temperature" else 1.0)

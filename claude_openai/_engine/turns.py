@@ -24,3 +24,14 @@ class Turn:
     blocks: list[Block]
     echoes: tuple[Echo, ...] = ()  # assistant turns: the message(s) it was made of
     model: str | None = None  # assistant turns restored with thinking: the model that answered
+
+
+def append_turn(turns: list[Turn], turn: Turn) -> None:
+    """Add a turn, merging it into the previous one when the role repeats; drop empty ones."""
+    if not turn.blocks:
+        return
+    if turns and turns[-1].role == turn.role:
+        turns[-1] = Turn(turn.role, turns[-1].blocks + turn.blocks,
+                         turns[-1].echoes + turn.echoes)
+    else:
+        turns.append(turn)

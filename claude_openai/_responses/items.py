@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._chat.content import url_image_block
-from .._chat.messages import _append
 from .._chat.tools import arguments
 from .._engine.tools import ToolSpec, api_name, call_id
-from .._engine.turns import Block, Echo, Turn
+from .._engine.turns import Block, Echo, Turn, append_turn
 from .._exceptions import InvalidRequestError
 from .reasoning import decode_thinking, thinking_model
 from .tools import find_spec
@@ -153,7 +152,7 @@ class _Walk:
         if self.run is not None:
             blocks = self.run.blocks
             echo = Echo(blocks, self.run.signed, self.run.model)
-            _append(self.turns, Turn("assistant", blocks, (echo,)))
+            append_turn(self.turns, Turn("assistant", blocks, (echo,)))
             self.run = None
 
     def _reasoning(self) -> _Run:
@@ -170,7 +169,7 @@ class _Walk:
 
     def _user(self, blocks: list[Block]) -> None:
         self.flush()
-        _append(self.turns, Turn("user", blocks))
+        append_turn(self.turns, Turn("user", blocks))
 
     def _message(self, item: Item, where: str) -> None:
         role = item.get("role")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._chat.request import EFFORTS as CHAT_EFFORTS
-from .._chat.request import _sampling
+from .._chat.request import sampling
 from .._config import Config
 from .._engine.models import resolve_model
 from .._engine.request import ClaudeRequest
@@ -82,7 +82,7 @@ def parse_responses(body: Any, config: Config, earlier: Earlier | None = None
         history=turns if continues else turns[:-1],
         prompt=None if continues else turns[-1].blocks,
         max_tokens=_max_tokens(body.get("max_output_tokens")),
-        sampling=_sampling(body),
+        sampling=sampling(body),
         effort=EFFORTS.get(effort) if isinstance(effort, str) else None,
         tools=tool_config(body, tools, history_uses_tools=conversation.uses_tools),
         thinking_off=effort == "none",
