@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from claude_openai import Config, InvalidRequestError, create_app
 from claude_openai._chat.request import parse_request
+from claude_openai._responses.request import parse_responses
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(
     max_size=20)
@@ -50,6 +51,47 @@ def test_the_app_never_answers_500(body: Any) -> None:
     response = CLIENT.post("/v1/chat/completions", content=json.dumps(body),
                            headers={"content-type": "application/json"})
     # 503: the body was valid, and the (deliberately missing) CLI could not start
+    assert response.status_code in (200, 400, 404, 503), (response.status_code, body)
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["message"]
+
+
+item_types = st.sampled_from(["message", "function_call", "function_call_output",
+                              "custom_tool_call", "custom_tool_call_output", "reasoning",
+                              "item_reference", "x"])
+item_parts = st.fixed_dictionaries(
+    {"type": st.sampled_from(["input_text", "output_text", "input_image", "input_file", "x"])},
+    optional={"text": values, "image_url": values})
+items = st.lists(st.fixed_dictionaries(
+    {}, optional={"type": item_types, "role": roles, "call_id": values, "name": values,
+                  "arguments": values, "input": values, "output": values,
+                  "encrypted_content": values,
+                  "content": st.none() | st.text(max_size=30) | st.lists(item_parts,
+                                                                         max_size=3)}),
+    max_size=4)
+response_fields = st.sampled_from(["model", "instructions", "tools", "tool_choice", "text",
+                                   "reasoning", "include", "store", "max_output_tokens",
+                                   "temperature", "top_p", "previous_response_id", "stream",
+                                   "parallel_tool_calls", "background", "metadata"])
+response_bodies = values | st.builds(
+    lambda i, extra: {"input": i, **extra}, st.text(max_size=20) | items,
+    st.dictionaries(response_fields, values, max_size=4))
+
+
+@settings(max_examples=400, deadline=None)
+@given(response_bodies)
+def test_responses_parsing_either_succeeds_or_names_what_is_wrong(body: Any) -> None:
+    try:
+        parse_responses(body, Config())
+    except InvalidRequestError as exc:
+        assert exc.status_code in (400, 404) and exc.message
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(response_bodies)
+def test_the_responses_route_never_answers_500(body: Any) -> None:
+    response = CLIENT.post("/v1/responses", content=json.dumps(body),
+                           headers={"content-type": "application/json"})
     assert response.status_code in (200, 400, 404, 503), (response.status_code, body)
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"} and error["message"]

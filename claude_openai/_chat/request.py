@@ -107,7 +107,7 @@ def sampling(body: dict[str, Any]) -> dict[str, float]:
 def _effort(value: Any) -> str | None:
     if value is None:
         return None
-    if value not in EFFORTS:
+    if not isinstance(value, str) or value not in EFFORTS:
         raise _fail(f"'reasoning_effort' must be one of {', '.join(EFFORTS)}.", "reasoning_effort")
     return EFFORTS[value]
 
