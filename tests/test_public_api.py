@@ -8,6 +8,7 @@ from pathlib import Path
 
 import claude_openai
 from claude_openai._chat.policy import FIELDS, compatibility_table
+from claude_openai._responses import policy as responses_policy
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -31,6 +32,10 @@ def test_readme_compatibility_table_is_the_policy_data() -> None:
     assert compatibility_table() in readme
     for field in FIELDS:
         assert f"| `{field.name}` | {field.support} |" in readme
+
+
+def test_readme_responses_table_is_the_policy_data() -> None:
+    assert responses_policy.compatibility_table() in README.read_text()
 
 
 def test_readme_configuration_table_lists_every_field() -> None:
