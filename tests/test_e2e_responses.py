@@ -324,3 +324,41 @@ def test_thinking_rides_in_encrypted_content_through_a_stateless_tool_loop(
                    if m["role"] == "assistant"]
     assert [b for b in assistant if b["type"] in ("thinking", "redacted_thinking")] == signed
     assert upstream.calls[1].get("thinking"), "thinking stays on"
+
+
+def test_the_same_keys_log_transcripts_and_routes_as_chat(upstream: FakeUpstream,
+                                                          tmp_path: Any,
+                                                          caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    import logging
+
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from claude_openai import mount
+
+    key = "sk-responses-key-123"
+    config = Config(api_key=key, pool_size=0, max_retries=0, transcripts_dir=str(tmp_path))
+    client = TestClient(create_app(config))
+    body = {"model": "sonnet", "input": "Hi", "stream": True}
+    assert client.post("/v1/responses", json=body).status_code == 401
+    upstream.queue(Reply(text="Logged."))
+    with caplog.at_level(logging.INFO, logger="claude_openai"):
+        streamed = client.post("/responses", json=body,  # without the /v1 prefix too
+                               headers={"Authorization": f"Bearer {key}",
+                                        "X-Request-ID": "resp-log-1"})
+    assert streamed.status_code == 200 and "event: response.completed" in streamed.text
+    done = [json.loads(line[6:]) for line in streamed.text.splitlines()
+            if line.startswith("data: ")][-1]["response"]
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resp_")]
+    assert line.startswith(done["id"]) and "status=200" in line and "stream=true" in line
+    [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert record["id"] == done["id"] and record["request"] == body
+    assert record["response"]["output"] == done["output"]
+
+    host = Starlette()
+    mount(host, "/x/v1", config=Config(pool_size=0, max_retries=0))
+    upstream.queue(Reply(text="Mounted."))
+    mounted = TestClient(host).post("/x/v1/responses", json={"model": "sonnet", "input": "Hi"})
+    assert mounted.status_code == 200
+    assert mounted.json()["output"][0]["content"][0]["text"] == "Mounted."
