@@ -11,6 +11,10 @@ thinking blocks that were not sent back as issued) with the real 400, and record
 in ``FakeUpstream.refusals``; the ``upstream`` fixture fails a test that had one unless it called
 ``expect_refusals()``.  Thinking comes out only when the request turns it on, signed, so that
 what the CLI sends back can be checked.
+
+Usage is the fixed ``DEFAULT_USAGE`` unless the prompt cache is simulated (opt-in:
+``FakeUpstream(cache=True)`` or ``simulate_cache = True``): then each answer reports what
+Anthropic's prompt cache would have read and written (``PromptCache``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -459,10 +463,107 @@ def _thinking_blocks_error(body: dict[str, Any], headers: Mapping[str, str]) -> 
     return None
 
 
+# -- the prompt cache -------------------------------------------------------------------------
+# ``PromptCache`` plays Anthropic's prompt cache, after
+# https://platform.claude.com/docs/en/build-with-claude/prompt-caching :
+# - the cacheable prefix is ``tools``, then ``system``, then ``messages``, in order;
+# - a block carrying ``cache_control`` is a breakpoint: a request writes the prefix ending at
+#   each of its breakpoints, kept 5 minutes (``"ttl": "1h"``: an hour), refreshed when read;
+# - it reads the longest written prefix it starts with, ending at any block up to its last
+#   breakpoint (``cache_read_input_tokens``), writes what follows up to that last breakpoint
+#   (``cache_creation_input_tokens``), and the rest is ``input_tokens``;
+# - caches are per model, and changing ``thinking`` or ``tool_choice`` invalidates the messages'
+#   prefixes but not the tools' and system's ("What invalidates the cache").
+# Not played: the minimum cacheable length, the 20-block lookback, images.  Tokens are
+# estimated: bytes / 4 of each block's JSON without its ``cache_control`` (moving a marker
+# changes no content), with where it sits (a tool, the system, a message's role).
+
+CACHE_TTL = {"5m": 300.0, "1h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One block of the cacheable prefix."""
+
+    where: str  # "tools.0", "system.1", "settings", "messages.3.content.0"
+    text: str  # canonical: JSON of [its place (role), the block without cache_control]
+    tokens: int
+    ttl: float | None  # a breakpoint: seconds its prefix is kept; else None
+
+
+def _segment(where: str, place: str, block: Any) -> Segment:
+    marker = block.get("cache_control") if isinstance(block, dict) else None
+    if isinstance(block, dict):
+        block = {k: v for k, v in block.items() if k != "cache_control"}
+    text = json.dumps([place, block], sort_keys=True, ensure_ascii=False)
+    ttl = CACHE_TTL.get(str(marker.get("ttl", "5m")), 300.0) if isinstance(marker, dict) else None
+    return Segment(where, text, (len(text.encode()) + 3) // 4, ttl)
+
+
+def cache_segments(body: dict[str, Any]) -> list[Segment]:
+    """The request's cacheable prefix, block by block: tools, system, then messages (role
+    ``system`` messages, which the CLI sends inside ``messages``, in their place).  A zero-token
+    "settings" segment before the messages stands for ``thinking`` and ``tool_choice``."""
+    out = [_segment(f"tools.{i}", "tool", t) for i, t in enumerate(body.get("tools") or [])]
+    system = body.get("system")
+    blocks = [{"type": "text", "text": system}] if isinstance(system, str) and system else (
+        system if isinstance(system, list) else [])
+    out += [_segment(f"system.{i}", "system", b) for i, b in enumerate(blocks)]
+    settings = [body.get("thinking"), body.get("tool_choice")]
+    out.append(Segment("settings", json.dumps(["settings", settings], sort_keys=True), 0, None))
+    for i, message in enumerate(body.get("messages") or []):
+        role = str(message.get("role"))
+        out += [_segment(f"messages.{i}.content.{j}", role, b)
+                for j, b in enumerate(_blocks(message))]
+    return out
+
+
+def _prefix_digests(segments: list[Segment]) -> list[str]:
+    """The digest of each prefix: ``digests[k]`` stands for ``segments[:k + 1]``."""
+    digest, out = hashlib.sha256(), []
+    for segment in segments:
+        digest.update(hashlib.sha256(segment.text.encode()).digest())
+        out.append(digest.copy().hexdigest())
+    return out
+
+
+class PromptCache:
+    """Written prefixes per model, with their expiry on an injectable clock (seconds)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.entries: dict[tuple[str, str], tuple[float, float]] = {}  # -> (expires, ttl)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+    def usage(self, body: dict[str, Any]) -> dict[str, int]:
+        """What answering ``body`` reads and writes (and writes it)."""
+        segments = cache_segments(body)
+        digests = _prefix_digests(segments)
+        model, now = str(body.get("model")), self.clock()
+        marks = [k + 1 for k, s in enumerate(segments) if s.ttl is not None]
+        last = marks[-1] if marks else 0
+        read = next((k for k in range(last, 0, -1)
+                     if self.entries.get((model, digests[k - 1]), (0.0, 0.0))[0] > now), 0)
+        if read:
+            ttl = self.entries[(model, digests[read - 1])][1]
+            self.entries[(model, digests[read - 1])] = (now + ttl, ttl)
+        for k in marks:
+            ttl = segments[k - 1].ttl or 0.0
+            expires, kept = self.entries.get((model, digests[k - 1]), (0.0, 0.0))
+            self.entries[(model, digests[k - 1])] = max((expires, kept), (now + ttl, ttl))
+        tokens = [s.tokens for s in segments]
+        return {"input_tokens": sum(tokens[last:]),
+                "cache_creation_input_tokens": sum(tokens[read:last]),
+                "cache_read_input_tokens": sum(tokens[:read])}
+
+
 class FakeUpstream:
     """The fake API plus the uvicorn server that runs it in a thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -482,6 +583,10 @@ class FakeUpstream:
         self.stray_refusals: list[tuple[Any, str]] = []  # refusals no test checked (see reset)
         self.issued: dict[str, list[dict[str, Any]]] = {}  # response id -> its thinking blocks
         self._expecting_refusals = False
+        self._cache_default = cache
+        self.simulate_cache = cache  # usage from the simulated prompt cache, not DEFAULT_USAGE
+        self.cache = PromptCache(clock)  # its written prefixes; ``reset`` clears them
+        self.usages: list[dict[str, int]] = []  # the input usage of each answered model call
 
     # -- test API ---------------------------------------------------------------------------
     @property
@@ -504,6 +609,9 @@ class FakeUpstream:
             self.send_times.clear()
             self.completed.clear()
             self.closed_at.clear()
+            self.usages.clear()
+            self.cache.clear()
+            self.simulate_cache = self._cache_default
 
     def expect_refusals(self) -> None:
         """This test means to send requests the API refuses: ``check_refusals`` lets them be."""
@@ -575,7 +683,10 @@ class FakeUpstream:
         with self._lock:
             self.issued[response_id] = [t.block for t in thoughts]
         thinking_tokens = sum(t.tokens for t in thoughts)
-        usage = {**DEFAULT_USAGE, **reply.usage}
+        with self._lock:
+            cached = self.cache.usage(body) if self.simulate_cache else DEFAULT_USAGE
+            usage = {**cached, **reply.usage}
+            self.usages.append({k: usage[k] for k in DEFAULT_USAGE})
         output = {"output_tokens": reply.usage.get("output_tokens",
                                                    len(deltas) + thinking_tokens)}
         if thoughts:

@@ -1,5 +1,6 @@
 """The fake Anthropic API refuses what the real one refuses, with the real 400, and accepts the
-matching valid request; its thinking blocks are signed and checked when they come back.
+matching valid request; its thinking blocks are signed and checked when they come back; its
+simulated prompt cache (opt-in) reads and writes prefixes the way Anthropic's does.
 
 Fast unit-level tests: plain HTTP to a fake of their own on 127.0.0.1, no CLI.
 """
@@ -15,6 +16,7 @@ import pytest
 from fake_upstream import (
     ADAPTIVE_UNSUPPORTED,
     BAD_SIGNATURE,
+    DEFAULT_USAGE,
     EMPTY_MESSAGE,
     ENABLED_UNSUPPORTED,
     MODIFIED,
@@ -22,8 +24,10 @@ from fake_upstream import (
     UNANSWERED,
     UNEXPECTED_RESULT,
     FakeUpstream,
+    PromptCache,
     Reply,
     api_error,
+    cache_segments,
     model_family,
     verify,
 )
@@ -581,3 +585,181 @@ def test_the_validator_is_a_pure_function() -> None:
     body = request(temperature=0.5, top_p=0.5)
     assert api_error(body, {}) == api_error(body, {"anthropic-beta": "x"}) is not None
     assert api_error(request(), {}) is None
+
+
+# -- the simulated prompt cache ---------------------------------------------------------------
+
+CC = {"type": "ephemeral"}
+SYSTEM = [{"type": "text", "text": "header"},
+          {"type": "text", "text": "You are a helpful agent. " * 20, "cache_control": CC}]
+
+
+def text(words: str, marked: bool = False) -> dict[str, Any]:
+    return {"type": "text", "text": words, **({"cache_control": CC} if marked else {})}
+
+
+def conversation(*turns: str, marked: int | None = -1, **fields: Any) -> dict[str, Any]:
+    """user, assistant, user... one text block each; the block of message ``marked`` carries
+    the marker (None: no message does), as the CLI marks the last user message."""
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": [text(t)]}
+                for i, t in enumerate(turns)]
+    if marked is not None:
+        messages[marked]["content"][0]["cache_control"] = CC
+    return {"model": ADAPTIVE_MODEL, "max_tokens": 100, "tools": [WEATHER], "system": SYSTEM,
+            "messages": messages, **fields}
+
+
+def total(body: dict[str, Any]) -> int:
+    return sum(s.tokens for s in cache_segments(body))
+
+
+def tokens_to(body: dict[str, Any], where: str) -> int:
+    """The tokens of ``body``'s prefix up to and including the segment at ``where``."""
+    segments = cache_segments(body)
+    end = next(k for k, s in enumerate(segments) if s.where == where) + 1
+    return sum(s.tokens for s in segments[:end])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def usage(read: int, written: int, rest: int) -> dict[str, int]:
+    return {"input_tokens": rest, "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read}
+
+
+def test_segments_follow_tools_system_messages_and_ignore_the_marker() -> None:
+    body = conversation("one", "two", "three")
+    assert [s.where for s in cache_segments(body)] == [
+        "tools.0", "system.0", "system.1", "settings", "messages.0.content.0",
+        "messages.1.content.0", "messages.2.content.0"]
+    moved = conversation("one", "two", "three", marked=0)
+    assert [s.text for s in cache_segments(moved)] == [s.text for s in cache_segments(body)]
+    assert [s.ttl is not None for s in cache_segments(moved)] == [
+        False, False, True, False, True, False, False]
+    # a string is one text block; tokens are bytes / 4 of the canonical JSON, rounded up
+    as_string = {"messages": [{"role": "user", "content": "one"}], "system": "sys"}
+    segments = cache_segments(as_string)
+    assert segments[2].text == cache_segments(conversation("one", marked=None))[4].text
+    assert all(s.tokens == (len(s.text.encode()) + 3) // 4 for s in segments if s.tokens)
+
+
+def test_a_block_moved_to_another_message_differs() -> None:
+    asked = cache_segments(conversation("same words", "x"))
+    answered = cache_segments(conversation("x", "same words"))
+    assert asked[4].text != answered[5].text
+
+
+def test_a_second_identical_request_reads_everything_the_first_wrote() -> None:
+    cache, body = PromptCache(Clock()), conversation("hello", "hi there", "how are you?")
+    assert cache.usage(body) == usage(0, total(body), 0)
+    assert cache.usage(body) == usage(total(body), 0, 0)
+
+
+def test_a_change_early_reads_only_up_to_the_change() -> None:
+    cache = PromptCache(Clock())
+    first, second = conversation("hello"), conversation("hello", "hi there", "how are you?")
+    cache.usage(first)
+    cache.usage(second)
+    changed = conversation("hello", "hi THERE", "how are you?")
+    read = tokens_to(changed, "messages.0.content.0")  # what the first request wrote
+    assert cache.usage(changed) == usage(read, total(changed) - read, 0)
+    early = conversation("HELLO", "hi there", "how are you?")
+    system = tokens_to(early, "system.1")  # the system's breakpoint, tools included
+    assert cache.usage(early) == usage(system, total(early) - system, 0)
+
+
+def test_a_prefix_older_than_5_minutes_is_not_read_and_a_read_refreshes_it() -> None:
+    clock = Clock()
+    cache, body = PromptCache(clock), conversation("hello")
+    cache.usage(body)
+    clock.now += 299
+    assert cache.usage(body)["cache_read_input_tokens"] == total(body)
+    clock.now += 299  # 598 s after the write, 299 s after the read that refreshed it
+    assert cache.usage(body)["cache_read_input_tokens"] == total(body)
+    clock.now += 301
+    assert cache.usage(body) == usage(0, total(body), 0)
+
+
+def test_a_one_hour_marker_is_kept_an_hour() -> None:
+    clock = Clock()
+    cache, body = PromptCache(clock), conversation("hello")
+    body["messages"][0]["content"][0]["cache_control"] = {"type": "ephemeral", "ttl": "1h"}
+    cache.usage(body)
+    clock.now += 3500
+    assert cache.usage(body)["cache_read_input_tokens"] == total(body)
+
+
+def test_a_marker_moved_later_reads_the_old_prefix_and_writes_the_new_part() -> None:
+    cache = PromptCache(Clock())
+    early = conversation("hello", "hi there", "how are you?", marked=0)
+    cache.usage(early)
+    later = conversation("hello", "hi there", "how are you?", marked=2)
+    read = tokens_to(later, "messages.0.content.0")
+    assert cache.usage(later) == usage(read, total(later) - read, 0)
+    assert cache.usage(later) == usage(total(later), 0, 0)
+
+
+def test_what_follows_the_last_breakpoint_is_input_and_no_marker_caches_nothing() -> None:
+    cache = PromptCache(Clock())
+    body = conversation("hello", "hi there", "how are you?", marked=0)
+    written = tokens_to(body, "messages.0.content.0")
+    assert cache.usage(body) == usage(0, written, total(body) - written)
+    bare = conversation("hello", marked=None, system=[text("plain")])
+    assert cache.usage(bare) == usage(0, 0, total(bare))
+    assert cache.usage(bare) == usage(0, 0, total(bare))
+
+
+def test_the_cache_is_per_model_and_thinking_invalidates_only_the_messages() -> None:
+    cache = PromptCache(Clock())
+    body = conversation("hello")
+    cache.usage(body)
+    other_model = {**body, "model": MANUAL_MODEL}
+    assert cache.usage(other_model)["cache_read_input_tokens"] == 0
+    thinking = {**body, "thinking": ADAPTIVE}
+    system = tokens_to(body, "system.1")
+    assert cache.usage(thinking) == usage(system, total(body) - system, 0)
+    tools = {**body, "tools": [{**WEATHER, "description": "Other."}]}
+    assert cache.usage(tools)["cache_read_input_tokens"] == 0
+
+
+@pytest.mark.parametrize("body", [
+    conversation("a", "b", "c", "d", "e"),
+    conversation("a", "b", "c", marked=0, tool_choice={"type": "auto"}),
+    conversation("a", marked=None),
+    {"model": "m", "system": "s", "messages": [{"role": "system", "content": "between"},
+                                                {"role": "user", "content": [text("q", True)]}]},
+])
+def test_usage_adds_up_to_the_whole_prompt(body: dict[str, Any]) -> None:
+    cache = PromptCache(Clock())
+    for _ in range(2):
+        assert sum(cache.usage(body).values()) == total(body)
+
+
+def test_the_fake_reports_the_cache_when_asked_and_reset_clears_it(server: FakeUpstream) -> None:
+    body = conversation("hello", "hi there", "how are you?")
+    server.reset()
+    assert answer(server, **body)["usage"]["cache_read_input_tokens"] == 5  # off by default
+    server.simulate_cache = True
+    first = answer(server, **body)["usage"]
+    events = sse_events(post(server, {**body, "stream": True}))
+    second = events[0]["message"]["usage"]
+    assert {k: first[k] for k in DEFAULT_USAGE} == usage(0, total(body), 0)
+    assert {k: second[k] for k in DEFAULT_USAGE} == usage(total(body), 0, 0)
+    assert server.usages == [DEFAULT_USAGE, usage(0, total(body), 0), usage(total(body), 0, 0)]
+    server.reset()  # the cache is emptied and the simulation back to the fake's default: off
+    assert server.simulate_cache is False and server.cache.entries == {} and server.usages == []
+    own = FakeUpstream(cache=True, clock=Clock())
+    own.start()
+    try:
+        assert answer(own, **body)["usage"]["cache_creation_input_tokens"] == total(body)
+        own.reset()
+        assert own.simulate_cache is True and own.cache.entries == {}
+        assert answer(own, **body)["usage"]["cache_read_input_tokens"] == 0
+    finally:
+        own.stop()

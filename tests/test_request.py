@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from claude_openai import Config, InvalidRequestError, ModelNotFoundError
 from claude_openai._chat.policy import FIELDS
 from claude_openai._chat.request import parse_request
 from claude_openai._engine.models import resolve_model
-from claude_openai._engine.options import agent_options, cli_env
+from claude_openai._engine.options import agent_options, cli_env, working_directory
 from claude_openai._engine.thinking import plan
 from claude_openai._engine.transcript import transcript_entries
 
@@ -169,7 +170,10 @@ def test_options_isolate_the_cli_from_the_host() -> None:
     options = agent_options(chat, config, "/tmp/w")
     assert options.tools == [] and options.setting_sources == [] and options.skills == []
     assert options.strict_mcp_config and options.verbatim_prompts
-    assert options.include_partial_messages and options.cwd == "/tmp/w"
+    assert options.include_partial_messages and options.env["CLAUDE_CODE_TMPDIR"] == "/tmp/w"
+    # every process runs in one fixed, empty directory: Claude Code shows it to the model
+    assert options.cwd == working_directory() == agent_options(chat, config, "/tmp/x").cwd
+    assert os.path.isdir(working_directory()) and not os.listdir(working_directory())
     assert options.model == "sonnet" and options.system_prompt == "S"
     assert "no-session-persistence" in options.extra_args
     env = options.env
@@ -196,3 +200,22 @@ def test_transcript_entries_chain_the_turns() -> None:
     assert entries[1]["attachment"] == {"type": "date", "date": time.strftime("%Y-%m-%d")}
     assert entries[2]["message"]["content"] == [{"type": "text", "text": "b"}]
     assert {e["sessionId"] for e in entries} == {"s"}
+
+
+ENVIRONMENT = {"type": "environment", "snapshot": {"workingDirectory": "/w"}}
+MODEL = {"type": "model", "identity": {"modelId": "m"}, "text": "You are m."}
+
+
+def test_transcript_entries_carry_the_session_context_and_answered_tool_results() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    chat = parse_request(body(user("a"), {"role": "assistant", "tool_calls": [call]},
+                              {"role": "tool", "tool_call_id": "c1", "content": "r"},
+                              {"role": "assistant", "content": "b"}, user("c")))
+    entries = transcript_entries(chat.history, session_id="s", cwd="/w", model="sonnet",
+                                 context=[ENVIRONMENT, MODEL])
+    assert [e.get("attachment", {}).get("type") for e in entries[1:4]] == [
+        "environment", "model", "date"]
+    assert [e["parentUuid"] for e in entries[1:]] == [e["uuid"] for e in entries[:-1]]
+    results = entries[5]["message"]["content"]  # as Claude Code sent them when it answered
+    assert [b["type"] for b in results] == ["tool_result", "text"]
+    assert results[1] == {"type": "text", "text": "Continue from where you left off."}

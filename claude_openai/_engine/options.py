@@ -5,7 +5,8 @@ What each setting keeps out (notes §3.1, §3.2, §3.14, §7):
 - ``setting_sources=[]``, ``skills=[]``, ``CLAUDE_CODE_DISABLE_CLAUDE_MDS``: none of the host's
   settings, hooks, skills or CLAUDE.md;
 - ``verbatim_prompts``: ``@path`` and slash commands in user text stay plain text;
-- ``cwd``/``CLAUDE_CODE_TMPDIR``: a dedicated empty directory per request, removed afterwards;
+- ``cwd``: one fixed, empty directory (see `working_directory`); ``CLAUDE_CODE_TMPDIR``: a
+  dedicated empty directory per process, removed afterwards;
 - ``--no-session-persistence``: no transcripts left on disk;
 - ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC``: no title generation or telemetry calls;
 - ``CLAUDE_CODE_MAX_RETRIES``: failures surface in seconds;
@@ -22,8 +23,11 @@ PreToolUse hook defers every call, so the CLI ends the turn with the calls and r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
+import os
+import tempfile
 import uuid
 from typing import Any
 
@@ -101,6 +105,25 @@ def cli_env(request: ClaudeRequest, config: Config, workdir: str) -> dict[str, s
     return env
 
 
+@functools.cache
+def working_directory() -> str:
+    """The directory every Claude process runs in: one fixed, empty directory.
+
+    Claude Code shows the model its working directory ("Primary working directory: ..."), early
+    in the conversation.  The same path in every process keeps a conversation's prefix, and so
+    its prompt cache, the same whichever process serves the next turn.  Each process still has
+    its own temporary directory (``CLAUDE_CODE_TMPDIR``); nothing is written here."""
+    shared = os.path.join(tempfile.gettempdir(), "claude-openai-cwd")
+    try:
+        os.makedirs(shared, mode=0o755, exist_ok=True)
+        if os.path.isdir(shared) and not os.path.islink(shared) and os.access(
+                shared, os.R_OK | os.X_OK) and not os.listdir(shared):
+            return shared
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="claude-openai-cwd-")  # another user's: one of our own
+
+
 def agent_options(
     request: ClaudeRequest, config: Config, workdir: str, *, stderr: Any = None
 ) -> ClaudeAgentOptions:
@@ -116,7 +139,7 @@ def agent_options(
         strict_mcp_config=True,
         verbatim_prompts=True,
         include_partial_messages=True,
-        cwd=workdir,
+        cwd=working_directory(),
         cli_path=config.cli_path,
         env=cli_env(request, config, workdir),
         extra_args={"no-session-persistence": None},

@@ -332,7 +332,7 @@ class Pool:
         else:  # sticky: the request's own settings and turns, no per-session budget guard
             options = agent_options(resume, self.config, workdir, stderr=stderr_sink(stderr))
             options = await with_history(dataclasses.replace(options, max_budget_usd=None),
-                                         resume, workdir)
+                                         resume, self.config)
         client = ClaudeSDKClient(options)
         try:
             with anyio.fail_after(60):

@@ -36,6 +36,7 @@ from .._config import Config
 from .._exceptions import ServiceUnavailableError, UpstreamError
 from .options import agent_options, new_session_id, prompt_message
 from .request import ClaudeRequest
+from .session_context import session_context
 from .timeouts import is_output, next_limit, timeout_error
 from .transcript import transcript_entries
 
@@ -110,7 +111,7 @@ async def run_cold(request: ClaudeRequest, config: Config,
     finished = False
     try:
         options = agent_options(request, config, workdir, stderr=stderr_sink(run.stderr))
-        client = ClaudeSDKClient(await with_history(options, request, workdir))
+        client = ClaudeSDKClient(await with_history(options, request, config))
         with run.guard():
             await client.connect()
             if request.prompt is not None:  # else the CLI continues after the tool results
@@ -126,17 +127,18 @@ async def run_cold(request: ClaudeRequest, config: Config,
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def with_history(
-    options: ClaudeAgentOptions, request: ClaudeRequest, workdir: str
-) -> ClaudeAgentOptions:
+async def with_history(options: ClaudeAgentOptions, request: ClaudeRequest,
+                       config: Config) -> ClaudeAgentOptions:
     """Earlier turns go in as a synthetic transcript that the CLI resumes (notes §3.3)."""
     if not request.history:
         return options
     session_id = new_session_id()
     store = InMemorySessionStore()
-    entries = transcript_entries(request.history, session_id=session_id, cwd=workdir,
-                                 model=options.model)
-    key = {"project_key": project_key_for_directory(workdir), "session_id": session_id}
+    cwd = str(options.cwd)
+    entries = transcript_entries(request.history, session_id=session_id, cwd=cwd,
+                                 model=options.model,
+                                 context=await session_context(options.model, config))
+    key = {"project_key": project_key_for_directory(cwd), "session_id": session_id}
     await store.append(key, entries)  # type: ignore[arg-type]
     return dataclasses.replace(options, resume=session_id, session_store=store)
 

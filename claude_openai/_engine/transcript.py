@@ -15,18 +15,27 @@ from claude_agent_sdk._cli_version import __cli_version__
 
 from .turns import Turn
 
+# What Claude Code adds to a history that ends in tool results, when it answers them
+CONTINUE = {"type": "text", "text": "Continue from where you left off."}
+
 
 def transcript_entries(
-    turns: list[Turn], *, session_id: str, cwd: str, model: str | None
+    turns: list[Turn], *, session_id: str, cwd: str, model: str | None,
+    context: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One transcript entry per turn, chained by ``parentUuid``, and today's date after the
-    first turn.
+    """One transcript entry per turn, chained by ``parentUuid``, and the session's context
+    after the first turn.
 
     A live session records its per-session context (environment, model, date) as attachment
     entries after the first user turn, and the CLI renders them as the ``system`` message there
-    when it resumes.  With none, that message goes out empty (``"content": []``), which the API
-    refuses.  The date alone fills it ("Today's date is …", the CLI's own words); the CLI then
-    announces the environment and model after the newest turn, as on a first turn.
+    when it resumes.  ``context``: the CLI's own environment and model attachments (see
+    ``session_context``); with them the rebuilt history reaches the model exactly as the live
+    session's would.  Without them, the date alone fills that message (with none it would go
+    out empty, which the API refuses) and the CLI announces the environment and model after the
+    newest turn instead.
+
+    A tool-result turn gets the text Claude Code added to it when it was answered ("Continue
+    from where you left off."), so that it reads back as the model saw it then.
     """
     now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
     entries: list[dict[str, Any]] = []
@@ -35,20 +44,24 @@ def transcript_entries(
               "userType": "external", "cwd": cwd, "version": __cli_version__}
     for i, turn in enumerate(turns):
         entry_id = str(uuid.uuid4())
+        answered = i + 1 < len(turns)
         entries.append({"type": turn.role, "uuid": entry_id, "parentUuid": parent, **common,
-                        "message": _message(turn, model)})
+                        "message": _message(turn, model, answered)})
         parent = entry_id
         if i == 0:  # the CLI's local date, as it compares it (a mismatch is only re-announced)
-            parent = str(uuid.uuid4())
-            entries.append({"type": "attachment", "uuid": parent, "parentUuid": entry_id,
-                            **common, "attachment": {"type": "date",
-                                                     "date": time.strftime("%Y-%m-%d")}})
+            for attachment in [*(context or []), {"type": "date",
+                                                  "date": time.strftime("%Y-%m-%d")}]:
+                entry_id, parent = parent, str(uuid.uuid4())
+                entries.append({"type": "attachment", "uuid": parent, "parentUuid": entry_id,
+                                **common, "attachment": attachment})
     return entries
 
 
-def _message(turn: Turn, model: str | None) -> dict[str, Any]:
+def _message(turn: Turn, model: str | None, answered: bool) -> dict[str, Any]:
     if turn.role == "user":
-        return {"role": "user", "content": turn.blocks}
+        results = any(b.get("type") == "tool_result" for b in turn.blocks)
+        return {"role": "user", "content": [*turn.blocks, CONTINUE] if results and answered
+                else turn.blocks}
     return {
         "id": f"msg_{uuid.uuid4().hex[:24]}",
         "type": "message",
