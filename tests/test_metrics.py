@@ -98,8 +98,10 @@ def test_exposition_is_well_formed_and_escapes_labels() -> None:
     metrics.observe(trace)
     page = metrics.exposition({"running": 2, "waiting": 3},
                               {"idle": 1, "busy": 2, "starting": 0, "counts": {"warm": 5}},
-                              {"answers": 4, "bytes": 1234})
+                              {"answers": 4, "bytes": 1234}, {"responses": 6, "bytes": 999})
     samples = parse(page)
+    assert value(samples, "response_store_responses") == 6
+    assert value(samples, "response_store_bytes") == 999
     assert value(samples, "thinking_store_answers") == 4
     assert value(samples, "thinking_store_bytes") == 1234
     assert value(samples, "requests_total", status="200") == 1

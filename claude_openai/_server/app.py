@@ -33,6 +33,7 @@ from .._responses.api import (
     get_response,
     response_input_items,
 )
+from .._responses.store import response_store
 from .drain import Drain
 from .guard import Guard
 from .health import cli_path, cli_version, health
@@ -180,9 +181,10 @@ def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Aw
 def _metrics_endpoint(config: Config, limiter: Limiter,
                       metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
     async def metrics_page(request: Request) -> Response:
-        store = thinking_store(config)
+        store, kept = thinking_store(config), response_store(config)
         page = metrics.exposition(limiter.state(), pool_state(config),
-                                  store.state() if store is not None else None)
+                                  store.state() if store is not None else None,
+                                  kept.state() if kept is not None else None)
         return Response(page, media_type=CONTENT_TYPE)
 
     return metrics_page

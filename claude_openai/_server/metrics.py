@@ -79,15 +79,18 @@ class Metrics:
         self.cost_usd += trace.cost_usd or 0.0
 
     def exposition(self, load: Mapping[str, int], pool: Mapping[str, Any] | None,
-                   thinking: Mapping[str, int] | None = None) -> str:
-        """The whole page: these counters, the limiter's ``load``, the warm ``pool`` and the
-        ``thinking`` store."""
+                   thinking: Mapping[str, int] | None = None,
+                   responses: Mapping[str, int] | None = None) -> str:
+        """The whole page: these counters, the limiter's ``load``, the warm ``pool``, the
+        ``thinking`` store and the stored ``responses``."""
         pool = pool or {}
         thinking = thinking or {}
+        responses = responses or {}
         counts: Mapping[str, int] = pool.get("counts") or {}
         return "".join([
             family("requests_total", "counter",
-                   "Chat completion requests answered, by HTTP status (499: client went away).",
+                   "Requests answered (chat completions and responses), by HTTP status (499: "
+                   "client went away).",
                    [("", {"status": str(s)}, n) for s, n in sorted(self.requests.items())]),
             family("refused_requests_total", "counter",
                    "Requests refused before any route, by HTTP status (401: no valid API key, "
@@ -118,6 +121,11 @@ class Metrics:
                    [("", {}, thinking.get("answers", 0))]),
             family("thinking_store_bytes", "gauge", "Bytes those answers take.",
                    [("", {}, thinking.get("bytes", 0))]),
+            family("response_store_responses", "gauge", "Responses API responses kept in "
+                   "memory for previous_response_id and retrieval.",
+                   [("", {}, responses.get("responses", 0))]),
+            family("response_store_bytes", "gauge", "Bytes those responses take.",
+                   [("", {}, responses.get("bytes", 0))]),
         ])
 
 
