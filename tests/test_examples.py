@@ -10,10 +10,13 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import recipes_support
 from fake_upstream import FakeUpstream, Reply
 from servers import ThreadedServer
 from starlette.testclient import TestClient
@@ -59,7 +62,14 @@ def test_every_example_is_tested() -> None:
         "06_tool_loop.py",
         "07_responses.py",
         "08_responses_tool_loop.py",
+        "11_langchain.py",
+        "12_pydantic_ai.py",
+        "13_instructor.py",
+        "14_litellm.py",
     ]
+    others = sorted(p.name for p in EXAMPLES.iterdir()
+                    if p.is_file() and p.suffix not in (".py", ".md"))
+    assert others == ["09_openai_node.mjs", "10_vercel_ai_sdk.mjs", "litellm_config.yaml"]
 
 
 def test_01_script(upstream: FakeUpstream) -> None:
@@ -166,3 +176,128 @@ def test_mount_examples(upstream: FakeUpstream, name: str) -> None:
         error = missing.json()["error"]
         assert isinstance(error, dict) and error["code"] == "not_found"
     assert len(upstream.calls) == 1
+
+
+# -- recipes: other people's clients against `claude-openai serve` --------------------------------
+
+WEATHER_CALL = Reply(text="", tools=[{"name": "get_weather", "input": {"city": "Paris"},
+                                      "id": "toolu_1"}])
+
+
+def serve_example(run: Callable[[dict[str, str]], str]) -> str:
+    """Start ``create_app(Config(max_retries=0))`` on 127.0.0.1, call ``run`` with an environment
+    whose ``OPENAI_BASE_URL`` points at it, stop the server; what ``run`` returned."""
+    server = ThreadedServer(create_app(Config(max_retries=0))).start()
+    try:
+        return run({**os.environ, "OPENAI_BASE_URL": server.url + "/v1"})
+    finally:
+        server.stop()
+
+
+def tool_results(call: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(b["tool_use_id"], b["content"]) for m in call["messages"] if m["role"] == "user"
+            and isinstance(m["content"], list) for b in m["content"]
+            if b.get("type") == "tool_result"]
+
+
+def offered_tools(call: dict[str, Any]) -> set[str]:
+    return {t["name"] for t in call.get("tools", [])}
+
+
+def test_09_openai_node(upstream: FakeUpstream, tmp_path: Path) -> None:
+    if (why := recipes_support.missing_node("openai")) is not None:
+        pytest.skip(f"NOT RUN: the openai npm package recipe: {why}")
+    example = EXAMPLES / "09_openai_node.mjs"
+    out = serve_example(lambda env: recipes_support.run_node_example(example, tmp_path, env))
+    assert "answer: ECHO: Say hello in French." in out
+    assert "streamed: ECHO: Count from one to five.\nusage: 19 in, 6 out" in out
+    assert "responses: ECHO: Name a French cheese." in out
+    assert len(upstream.calls) == 3
+    assert "You are terse." in str(upstream.calls[0]["system"])
+    assert upstream.calls[1]["stream"] is True
+
+
+def test_10_vercel_ai_sdk(upstream: FakeUpstream, tmp_path: Path) -> None:
+    if (why := recipes_support.missing_node("ai", "@ai-sdk/openai", "zod")) is not None:
+        pytest.skip(f"NOT RUN: the Vercel AI SDK recipe: {why}")
+    upstream.queue(Reply(), Reply(), WEATHER_CALL, Reply(text="It is 22C and sunny in Paris."))
+    example = EXAMPLES / "10_vercel_ai_sdk.mjs"
+    out = serve_example(lambda env: recipes_support.run_node_example(example, tmp_path, env))
+    assert "chat: ECHO: Say hello in French." in out
+    assert "chat streamed: ECHO: Count from one to five. (6 tokens)" in out
+    assert 'called get_weather {"city":"Paris"}' in out
+    assert "tool answer: It is 22C and sunny in Paris." in out
+    assert "responses: ECHO: Name a French cheese." in out
+    assert "responses streamed: ECHO: Name a French wine." in out
+    assert len(upstream.calls) == 6
+    assert "You are terse." in str(upstream.calls[0]["system"])
+    assert "get_weather" in offered_tools(upstream.calls[2])
+    assert tool_results(upstream.calls[3]) == [("toolu_1", "22C and sunny in Paris")]
+
+
+def test_11_langchain(upstream: FakeUpstream) -> None:
+    upstream.queue(Reply(), Reply(), WEATHER_CALL, Reply(text="It is 22C and sunny in Paris."))
+    out = serve_example(lambda env: run_example("11_langchain.py", env=env))
+    assert "answer: ECHO: Say hello in French." in out
+    assert "streamed: ECHO: Count from one to five." in out
+    assert "called get_weather({'city': 'Paris'}) -> 22C and sunny in Paris" in out
+    assert out.rstrip().endswith("tool answer: It is 22C and sunny in Paris.")
+    assert len(upstream.calls) == 4
+    assert "You are terse." in str(upstream.calls[0]["system"])
+    assert upstream.calls[1]["stream"] is True
+    assert "get_weather" in offered_tools(upstream.calls[2])
+    assert tool_results(upstream.calls[3]) == [("toolu_1", "22C and sunny in Paris")]
+
+
+@pytest.mark.parametrize("args", [(), ("--native",)], ids=["output_tool", "native"])
+def test_12_pydantic_ai(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
+    forecast = {"city": "Paris", "celsius": 22, "summary": "sunny"}
+    output_tool = "StructuredOutput" if args else "final_result"  # native: response_format
+    upstream.queue(WEATHER_CALL,
+                   Reply(text="", tools=[{"name": output_tool, "input": forecast,
+                                          "id": "toolu_2"}]))
+    out = serve_example(lambda env: run_example("12_pydantic_ai.py", *args, env=env))
+    assert "called get_weather('Paris')" in out
+    assert "output: Forecast(city='Paris', celsius=22, summary='sunny')" in out
+    assert "plain: ECHO: Say hello in French." in out
+    assert len(upstream.calls) == 3
+    assert {"get_weather", output_tool} <= offered_tools(upstream.calls[0])
+    [schema] = [t["input_schema"] for t in upstream.calls[0]["tools"] if t["name"] == output_tool]
+    assert set(schema["properties"]) == {"city", "celsius", "summary"}
+    # tool_choice "required" is forced through the API's tool_choice, which runs without
+    # thinking; NativeOutput (response_format) keeps it
+    forced = [c.get("tool_choice") for c in upstream.calls[:2]]
+    thinking = [c.get("thinking") is not None for c in upstream.calls[:2]]
+    assert (forced, thinking) == (([None] * 2, [True] * 2) if args
+                                  else ([{"type": "any"}] * 2, [False] * 2))
+    assert "Use the tools; answer with the forecast." in str(upstream.calls[0]["system"])
+    assert tool_results(upstream.calls[1]) == [("toolu_1", "22C and sunny in Paris")]
+
+
+@pytest.mark.parametrize("args", [(), ("--json",)], ids=["tools", "json_schema"])
+def test_13_instructor(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
+    if importlib.util.find_spec("instructor") is None:
+        pytest.skip("NOT RUN: instructor is not installed, and is not in the test extra: "
+                    "instructor 1.17 pins jiter<0.15 and the openai client of the test extra "
+                    "needs jiter>=0.16 (installing it downgrades openai to 3.3); to run it: "
+                    "`pip install --no-deps instructor==1.17.0 docstring-parser`")
+    grace = {"name": "Grace Hopper", "age": 85}
+    tool_name = "StructuredOutput" if args else "Person"  # JSON_SCHEMA: response_format
+    upstream.queue(Reply(text="", tools=[{"name": tool_name, "input": grace}]))
+    out = serve_example(lambda env: run_example("13_instructor.py", *args, env=env))
+    assert "person: Person(name='Grace Hopper', age=85)" in out
+    [call] = upstream.calls
+    assert tool_name in offered_tools(call)
+    [schema] = [t["input_schema"] for t in call["tools"] if t["name"] == tool_name]
+    assert set(schema["properties"]) == {"name", "age"}
+
+
+def test_14_litellm(upstream: FakeUpstream) -> None:
+    env_name = "CLAUDE_OPENAI_BASE_URL"
+    out = serve_example(lambda env: run_example("14_litellm.py", env={
+        k: v for k, v in env.items() if k != env_name}))
+    assert "answer: ECHO: Say hello in French." in out
+    assert "streamed: ECHO: Count to five." in out
+    assert "router: ECHO: Name a French cheese." in out
+    assert len(upstream.calls) == 3
+    assert upstream.calls[1]["stream"] is True
