@@ -8,6 +8,7 @@ client's body into a `ClaudeRequest` and makes the `Builder` that formats the an
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from typing import Any, Protocol
@@ -85,10 +86,15 @@ def iterate_in_portal(chunks: AsyncGenerator[dict[str, Any], None]) -> Iterator[
     loop = portal()
     try:
         while True:
+            pending = loop.start_task_soon(chunks.__anext__)
             try:
-                chunk = loop.call(chunks.__anext__)
+                chunk = pending.result()
             except StopAsyncIteration:
                 return
+            except BaseException:  # e.g. Ctrl-C while waiting: end the step before closing
+                pending.cancel()
+                concurrent.futures.wait([pending])
+                raise
             yield chunk
     finally:
         loop.call(chunks.aclose)

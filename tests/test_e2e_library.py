@@ -250,3 +250,29 @@ def test_async_functions(upstream: FakeUpstream, config: Config) -> None:
     completion, chunks = anyio.run(main)
     assert completion["choices"][0]["message"]["content"] == "ECHO: one"
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == "ECHO: two"
+
+
+def test_ctrl_c_while_a_sync_stream_waits_ends_it_cleanly(upstream: FakeUpstream) -> None:
+    """A KeyboardInterrupt while `stream_chat_completion` waits for the next chunk reaches the
+    caller as itself: the step in flight is cancelled before the stream is closed (closing it
+    while the step ran raised "aclose(): asynchronous generator is already running")."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, threading\n"
+        "from claude_openai import Config, close_pools, stream_chat_completion\n"
+        "threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "body = {'model': 'sonnet', 'messages': [{'role': 'user', 'content': 'hi'}]}\n"
+        "try:\n"
+        "    for chunk in stream_chat_completion(body, config=Config(pool_size=0,\n"
+        "                                                             max_retries=0)):\n"
+        "        pass\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+        "close_pools()\n")
+    upstream.queue(Reply(deltas=["a"] * 100, delay=0.1))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "interrupted", done.stderr
+    assert "already running" not in done.stderr and "Traceback" not in done.stderr

@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from .._config import Config, cast_value, env_name, field_type, flag_name
+from .chat_command import add_chat_parser
 from .guard import load_keys
 
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{f.metadata['help']} [env {env_name(f.name)}; "
                  f"default {getattr(defaults, f.name)!r}]",
         )
+    add_chat_parser(commands)
     return parser
 
 
@@ -98,7 +100,12 @@ def check_exposure(config: Config) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["chat"]:
+        from .chat_command import run
+
+        raise SystemExit(run(build_parser().parse_args(argv)))
+    config = parse_config(argv, os.environ)
     check_exposure(config)
     logger = configure_logging(config.log_level)
     from .app import create_app
