@@ -14,7 +14,8 @@ from test_thinking import REDACTED, THOUGHT, events, result
 
 from claude_openai import UpstreamError
 from claude_openai._engine.tools import ToolConfig, ToolSpec
-from claude_openai._responses.events import RawInput, ResponsesBuilder
+from claude_openai._responses.events import ResponsesBuilder
+from claude_openai._responses.raw_input import RawInput
 from claude_openai._responses.reasoning import decode_thinking, encode_thinking
 
 EVENT = TypeAdapter(ResponseStreamEvent)
