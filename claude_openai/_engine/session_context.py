@@ -65,7 +65,10 @@ async def _probe(model: str | None, config: Config) -> list[dict[str, Any]] | No
     options = agent_options(plain_request(None), config, tmp)
     options = dataclasses.replace(
         options, model=model, extra_args={}, max_budget_usd=None,  # a session file, this once
-        env={**options.env, "ANTHROPIC_BASE_URL": NOWHERE, "CLAUDE_CODE_MAX_RETRIES": "0"})
+        env={**options.env, "ANTHROPIC_BASE_URL": NOWHERE, "CLAUDE_CODE_MAX_RETRIES": "0",
+             # and, should any login ignore the base URL, every connection through a proxy
+             # that is not there either
+             "HTTPS_PROXY": NOWHERE, "HTTP_PROXY": NOWHERE, "NO_PROXY": ""})
     session_id: str | None = None
     try:
         async with ClaudeSDKClient(options) as client:
