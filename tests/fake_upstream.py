@@ -354,6 +354,11 @@ def _tools_error(body: dict[str, Any], headers: Mapping[str, str]) -> str | None
             return f"tools.{i}.custom.input_schema: Field required"
         if schema.get("type") != "object":
             return f"tools.{i}.custom.input_schema.type: Input should be 'object'"
+        # No union at the root: the API's own words, quoted in windoze95/cantinarr#497
+        # (claude-haiku-4-5, 2026-08-23), for a schema with a top-level oneOf.
+        if any(k in schema for k in ("oneOf", "allOf", "anyOf")):
+            return (f"tools.{i}.custom.input_schema: input_schema does not support oneOf, allOf, "
+                    "or anyOf at the top level")
     return None
 
 

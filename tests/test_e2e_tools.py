@@ -342,3 +342,16 @@ def test_litellm_gets_tool_calls(upstream: FakeUpstream, config: Config) -> None
     assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == {"city": "Paris"}
     assert response.choices[0].finish_reason == "tool_calls"
+
+
+def test_a_union_at_the_schema_root_is_folded_into_one_object(upstream: FakeUpstream,
+                                                              config: Config) -> None:
+    """The API refuses anyOf/oneOf/allOf at the top of an input schema (the fake too); the
+    variants' properties become one object's, so Claude can still call the tool."""
+    either = {"type": "object", "anyOf": [
+        {"properties": {"city": {"type": "string"}}, "required": ["city"]},
+        {"properties": {"zip": {"type": "string"}}, "required": ["zip"]}]}
+    chat_completion({"messages": ASK, "tools": [function("locate", either)]}, config=config)
+    [offered] = [t for t in upstream.calls[0]["tools"] if t["name"] == "locate"]
+    assert offered["input_schema"] == {"type": "object", "properties": {
+        "city": {"type": "string"}, "zip": {"type": "string"}}}

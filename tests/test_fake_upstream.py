@@ -340,14 +340,22 @@ def test_paired_tool_blocks_are_accepted(fake: FakeUpstream, messages: list[Any]
      "tools.1.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"),
     ({**WEATHER, "name": "x" * 65},
      "tools.1.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"),
+    ({**WEATHER, "input_schema": {"type": "object", "anyOf": [
+        {"properties": {"city": {"type": "string"}}},
+        {"properties": {"zip": {"type": "string"}}}]}},
+     "tools.1.custom.input_schema: input_schema does not support oneOf, allOf, or anyOf at the "
+     "top level"),
 ])
 def test_bad_tools_are_refused(fake: FakeUpstream, tool: dict[str, Any], message: str) -> None:
     refused(fake, request(tools=[{**WEATHER, "name": "first"}, tool]), message)
 
 
 def test_good_tools_are_accepted(fake: FakeUpstream) -> None:
+    union_inside = {"type": "object", "properties": {"where": {"anyOf": [
+        {"type": "string"}, {"type": "null"}]}}}  # a union below the root is fine
     accepted(fake, request(tools=[WEATHER, {**WEATHER, "name": "no_props",
                                             "input_schema": {"type": "object"}},
+                                  {**WEATHER, "name": "inner", "input_schema": union_inside},
                                   {"type": "web_search_20250305", "name": "web_search"}]))
 
 

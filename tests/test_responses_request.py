@@ -11,12 +11,11 @@ from images import png_data_url
 
 from claude_openai import Config, InvalidRequestError
 from claude_openai._engine.thinking_store import prefix_keys
-from claude_openai._engine.tools import ToolSpec, api_name
+from claude_openai._engine.tools import ToolSpec, api_name, object_schema
 from claude_openai._engine.turns import Echo
 from claude_openai._responses.policy import BY_NAME, FIELDS, HOSTED_TOOLS, compatibility_table
 from claude_openai._responses.reasoning import encode_thinking
 from claude_openai._responses.request import ResponsesRequest, parse_responses
-from claude_openai._responses.tools import object_schema
 
 CONFIG = Config()
 THINKING = {"type": "thinking", "thinking": "Let me look.", "signature": "sig-1"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._engine.tools import ToolConfig, ToolSpec, api_name
+from .._engine.tools import ToolConfig, ToolSpec, api_name, object_schema
 from .._exceptions import InvalidRequestError
 
 
@@ -64,7 +64,8 @@ def _spec(function: Any, where: str) -> ToolSpec:
     if not isinstance(parameters, dict) or parameters.get("type", "object") != "object":
         raise _fail(f"'{where}.parameters' must be a JSON Schema of type object.",
                     f"{where}.parameters")
-    return ToolSpec(name, description, {"type": "object", **parameters})
+    # a union at the root, which the API refuses, is folded into one object (see object_schema)
+    return ToolSpec(name, description, object_schema({"type": "object", **parameters}))
 
 
 def _unique(specs: list[ToolSpec], param: str) -> list[ToolSpec]:

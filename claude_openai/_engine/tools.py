@@ -64,3 +64,35 @@ def api_name(name: str) -> str:
 def call_id(value: str) -> str:
     """A tool call id the API accepts (``toolu_…``/``call_…`` pass through unchanged)."""
     return _CALL_ID.sub("_", value) or "call"
+
+
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+_KEPT = ("$defs", "definitions", "description", "title")  # kept when a schema is rebuilt
+_VARIANTS = ("anyOf", "oneOf", "allOf")  # the API takes none of them at the top level
+
+
+def object_schema(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """``schema`` as a tool input schema the API accepts: a JSON Schema of type object with no
+    ``anyOf``/``oneOf``/``allOf`` at the top level.
+
+    An object schema is kept as it is.  Anything else (a top-level ``anyOf``/``oneOf``, ``type:
+    null``, no type) becomes an object schema with the properties it and its object variants
+    define, so that Claude can still call the tool."""
+    if not schema:
+        return dict(EMPTY_SCHEMA)
+    kind = schema.get("type")
+    own = schema.get("properties")
+    is_object = (kind == "object" or (isinstance(kind, list) and "object" in kind)
+                 or (kind is None and isinstance(own, dict)))
+    if is_object and not any(k in schema for k in _VARIANTS):
+        return {**schema, "type": "object"}
+    properties: dict[str, Any] = {}
+    for variants in (schema.get(k) for k in _VARIANTS):
+        for variant in variants if isinstance(variants, list) else []:
+            if isinstance(variant, dict) and isinstance(variant.get("properties"), dict):
+                properties.update(variant["properties"])
+    if isinstance(own, dict):
+        properties.update(own)
+    kept = ({k: v for k, v in schema.items() if k not in _VARIANTS} if is_object
+            else {k: schema[k] for k in _KEPT if k in schema})
+    return {**kept, "type": "object", "properties": properties}
