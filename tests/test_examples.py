@@ -105,14 +105,15 @@ def test_03_openai_client(upstream: FakeUpstream) -> None:
     assert len(upstream.calls) == 2
 
 
-@pytest.mark.parametrize("args", [(), ("--stream",)], ids=["plain", "stream"])
-def test_06_tool_loop(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
+def check_tool_loop(upstream: FakeUpstream, name: str, args: tuple[str, ...]) -> None:
+    """A tool-loop example against the served app: the call printed, the answer printed, and
+    the function's result back at the model as a tool_result."""
     upstream.queue(Reply(text="", tools=[{"name": "get_weather", "input": {"city": "Paris"},
                                           "id": "toolu_1"}]),
                    Reply(text="It is 22C and sunny in Paris."))
     server = ThreadedServer(create_app(Config(max_retries=0))).start()
     try:
-        out = run_example("06_tool_loop.py", *args,
+        out = run_example(name, *args,
                           env={**os.environ, "OPENAI_BASE_URL": server.url + "/v1"})
     finally:
         server.stop()
@@ -123,6 +124,11 @@ def test_06_tool_loop(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
                if b.get("type") == "tool_result"]
     assert [(b["tool_use_id"], b["content"]) for b in results] == [
         ("toolu_1", "22C and sunny in Paris")]
+
+
+@pytest.mark.parametrize("args", [(), ("--stream",)], ids=["plain", "stream"])
+def test_06_tool_loop(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
+    check_tool_loop(upstream, "06_tool_loop.py", args)
 
 
 def test_07_responses(upstream: FakeUpstream) -> None:
@@ -139,22 +145,7 @@ def test_07_responses(upstream: FakeUpstream) -> None:
 
 @pytest.mark.parametrize("args", [(), ("--stateless",)], ids=["chained", "stateless"])
 def test_08_responses_tool_loop(upstream: FakeUpstream, args: tuple[str, ...]) -> None:
-    upstream.queue(Reply(text="", tools=[{"name": "get_weather", "input": {"city": "Paris"},
-                                          "id": "toolu_1"}]),
-                   Reply(text="It is 22C and sunny in Paris."))
-    server = ThreadedServer(create_app(Config(max_retries=0))).start()
-    try:
-        out = run_example("08_responses_tool_loop.py", *args,
-                          env={**os.environ, "OPENAI_BASE_URL": server.url + "/v1"})
-    finally:
-        server.stop()
-    assert "called get_weather({'city': 'Paris'}) -> 22C and sunny in Paris" in out
-    assert out.rstrip().endswith("answer: It is 22C and sunny in Paris.")
-    results = [b for m in upstream.calls[1]["messages"] if m["role"] == "user"
-               and isinstance(m["content"], list) for b in m["content"]
-               if b.get("type") == "tool_result"]
-    assert [(b["tool_use_id"], b["content"]) for b in results] == [
-        ("toolu_1", "22C and sunny in Paris")]
+    check_tool_loop(upstream, "08_responses_tool_loop.py", args)
 
 
 @pytest.mark.parametrize("name", ["04_mount_starlette.py", "05_mount_fastapi.py"])

@@ -31,15 +31,6 @@ class Conversation:
     system: str | None
     turns: list[Turn]
 
-    @property
-    def uses_tools(self) -> bool:
-        return any(b.get("type") == "tool_use" for t in self.turns for b in t.blocks)
-
-    @property
-    def continues_tool_turn(self) -> bool:
-        """The last turn hands back tool results: Claude continues, with no new prompt."""
-        return any(b.get("type") == "tool_result" for b in self.turns[-1].blocks)
-
 
 def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidRequestError:
     return InvalidRequestError(message, param=param, code=code)

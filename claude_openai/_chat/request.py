@@ -9,6 +9,7 @@ from .._config import Config
 from .._engine.models import resolve_model
 from .._engine.request import ClaudeRequest
 from .._engine.thinking_store import prefix_keys
+from .._engine.turns import split_prompt, uses_tools
 from .._exceptions import InvalidRequestError
 from .._fields import check_fields
 from .messages import parse_messages
@@ -38,19 +39,19 @@ def parse_request(body: Any, config: Config | None = None) -> ClaudeRequest:
     conversation = parse_messages(body.get("messages"), max_messages=limits.max_messages,
                                   max_image_bytes=limits.max_image_bytes)
     turns = conversation.turns
-    continues = conversation.continues_tool_turn
+    history, prompt = split_prompt(turns)
     model = body.get("model")
     return ClaudeRequest(
         model=None if model is None else resolve_model(model),
         system=conversation.system,
-        history=turns if continues else turns[:-1],
-        prompt=None if continues else turns[-1].blocks,
+        history=history,
+        prompt=prompt,
         max_tokens=_max_tokens(body),
         stop=_stop(body.get("stop")),
         sampling=sampling(body),
         effort=_effort(body.get("reasoning_effort")),
         include_usage=_include_usage(body),
-        tools=parse_tool_config(body, history_uses_tools=conversation.uses_tools),
+        tools=parse_tool_config(body, history_uses_tools=uses_tools(turns)),
         thinking_off=body.get("reasoning_effort") == "none",
         keys=tuple(prefix_keys(conversation.system, turns)),
     )

@@ -99,19 +99,24 @@ def _schema(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     kind = value.get("type") if isinstance(value, dict) else None
+    spec = value.get("json_schema") if kind == "json_schema" else None
+    return format_schema(kind, spec.get("schema") if isinstance(spec, dict) else None,
+                         "response_format", "response_format.json_schema.schema")
+
+
+def format_schema(kind: Any, schema: Any, param: str, schema_param: str) -> dict[str, Any] | None:
+    """The JSON Schema a response format of type ``kind`` asks the answer to follow (None for
+    plain text); errors name ``param`` (the format) and ``schema_param``."""
     if kind == "text":
         return None
     if kind == "json_object":
         return {"type": "object"}
     if kind == "json_schema":
-        spec = value.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(schema, dict):
-            raise _fail("'response_format.json_schema.schema' must be a JSON Schema object.",
-                        "response_format.json_schema.schema")
+            raise _fail(f"'{schema_param}' must be a JSON Schema object.", schema_param)
         return schema
-    raise _fail("'response_format.type' must be 'text', 'json_object' or 'json_schema'.",
-                "response_format.type")
+    raise _fail(f"'{param}.type' must be 'text', 'json_object' or 'json_schema'.",
+                f"{param}.type")
 
 
 def arguments(value: Any, param: str) -> dict[str, Any]:

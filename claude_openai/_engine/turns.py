@@ -35,3 +35,15 @@ def append_turn(turns: list[Turn], turn: Turn) -> None:
                          turns[-1].echoes + turn.echoes)
     else:
         turns.append(turn)
+
+
+def uses_tools(turns: list[Turn]) -> bool:
+    return any(b.get("type") == "tool_use" for t in turns for b in t.blocks)
+
+
+def split_prompt(turns: list[Turn]) -> tuple[list[Turn], list[Block] | None]:
+    """The history and the prompt: the last turn, or None when it hands back tool results
+    (Claude then continues after them, with no new prompt)."""
+    if any(b.get("type") == "tool_result" for b in turns[-1].blocks):
+        return turns, None
+    return turns[:-1], turns[-1].blocks

@@ -81,7 +81,7 @@ class ResponsesBuilder:
         self._started = False
         self._open: Item | None = None  # the item being streamed
         self._block: int | None = None  # the open reasoning item's thinking block
-        self._raw: dict[int, RawInput] = {}  # freeform calls' input, by call index
+        self._raw: dict[str, RawInput] = {}  # freeform calls' input, by call id
 
     # -- feeding -------------------------------------------------------------------------------
     def feed(self, message: Any) -> list[Chunk]:
@@ -184,7 +184,7 @@ class ResponsesBuilder:
     def _call_started(self, call: Call) -> list[Chunk]:
         item: Item
         if call.spec is not None and call.spec.custom:
-            self._raw[call.index] = RawInput()
+            self._raw[call.id] = RawInput()
             item = {"id": new_id("ctc"), "type": "custom_tool_call", "status": "in_progress",
                     "call_id": call.id, "name": call.name, "input": ""}
         else:
@@ -197,7 +197,7 @@ class ResponsesBuilder:
     def _call_delta(self, call: Call, fragment: str) -> list[Chunk]:
         if self._open is None or self._open.get("call_id") != call.id:
             return []
-        raw = self._raw.get(call.index)
+        raw = self._raw.get(call.id)
         if raw is None:
             self._open["arguments"] += fragment
             return [self._event("response.function_call_arguments.delta", **self._where(),
@@ -238,10 +238,7 @@ class ResponsesBuilder:
             out.append(self._event("response.function_call_arguments.done", **where,
                                    name=item["name"], arguments=item["arguments"]))
         elif kind == "custom_tool_call":
-            raw = next((r for k, r in self._raw.items()
-                        if self.answer.calls[k].id == item["call_id"]), None)
-            if raw is not None:
-                item["input"] = raw.final()
+            item["input"] = self._raw[item["call_id"]].final()
             out.append(self._event("response.custom_tool_call_input.done", **where,
                                    input=item["input"]))
         if kind != "reasoning":

@@ -77,16 +77,6 @@ class Conversation:
     system: list[str]  # the text of each system and developer message, in order
     turns: list[Turn]
 
-    @property
-    def uses_tools(self) -> bool:
-        return any(b.get("type") == "tool_use" for t in self.turns for b in t.blocks)
-
-    @property
-    def continues_tool_turn(self) -> bool:
-        """The last turn hands back tool results: Claude continues, with no new prompt."""
-        return bool(self.turns) and any(b.get("type") == "tool_result"
-                                        for b in self.turns[-1].blocks)
-
 
 def parse_items(items: Sequence[Item], *, tools: Sequence[ToolSpec], max_image_bytes: int,
                 first: int = 0) -> Conversation:

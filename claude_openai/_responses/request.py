@@ -19,6 +19,7 @@ from .._config import Config
 from .._engine.models import resolve_model
 from .._engine.request import ClaudeRequest
 from .._engine.thinking_store import prefix_keys
+from .._engine.turns import split_prompt, uses_tools
 from .._exceptions import InvalidRequestError
 from .._fields import check_fields
 from .items import extra_tools, normalize_input, normalize_item, parse_items
@@ -72,19 +73,19 @@ def parse_responses(body: Any, config: Config, earlier: Earlier | None = None
                                max_image_bytes=config.max_image_bytes)
     system = "\n\n".join(s for s in (_instructions(body), *conversation.system) if s) or None
     turns = conversation.turns
-    continues = conversation.continues_tool_turn
+    history, prompt = split_prompt(turns)
     reasoning = _reasoning(body.get("reasoning"))
     effort = reasoning.get("effort")
     model = body.get("model")
     claude = ClaudeRequest(
         model=None if model is None else resolve_model(model),
         system=system,
-        history=turns if continues else turns[:-1],
-        prompt=None if continues else turns[-1].blocks,
+        history=history,
+        prompt=prompt,
         max_tokens=_max_tokens(body.get("max_output_tokens")),
         sampling=sampling(body),
         effort=EFFORTS.get(effort) if isinstance(effort, str) else None,
-        tools=tool_config(body, tools, history_uses_tools=conversation.uses_tools),
+        tools=tool_config(body, tools, history_uses_tools=uses_tools(turns)),
         thinking_off=effort == "none",
         keys=tuple(prefix_keys(system, turns)),
     )

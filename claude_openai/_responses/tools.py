@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._chat.tools import format_schema
 from .._engine.tools import ToolConfig, ToolSpec, object_schema
 from .._exceptions import InvalidRequestError
 
@@ -223,18 +224,8 @@ def text_schema(text: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     kind = value.get("type") if isinstance(value, dict) else None
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        return {"type": "object"}
-    if kind == "json_schema":
-        schema = value.get("schema")
-        nested = value.get("json_schema")
-        if schema is None and isinstance(nested, dict):
-            schema = nested.get("schema")  # the Chat Completions nesting, sent by mistake
-        if not isinstance(schema, dict):
-            raise _fail("'text.format.schema' must be a JSON Schema object.",
-                        "text.format.schema")
-        return schema
-    raise _fail("'text.format.type' must be 'text', 'json_object' or 'json_schema'.",
-                "text.format.type")
+    schema = value.get("schema") if kind == "json_schema" else None
+    nested = value.get("json_schema") if kind == "json_schema" else None
+    if schema is None and isinstance(nested, dict):
+        schema = nested.get("schema")  # the Chat Completions nesting, sent by mistake
+    return format_schema(kind, schema, "text.format", "text.format.schema")
