@@ -11,6 +11,7 @@ from typing import Any
 ENV_PREFIX = "CLAUDE_OPENAI_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 REASONING = ("summarized", "off")
+PROGRESS = ("reasoning", "content", "openwebui", "off")
 
 
 def _opt(default: Any, help: str, *, many: bool = False) -> Any:
@@ -95,6 +96,38 @@ class Config:
     max_concurrent: int = _opt(8, "most Claude runs at once; more requests wait in the queue")
     max_queue: int = _opt(64, "most requests waiting for a run (429 beyond it)")
     queue_timeout: float = _opt(30.0, "seconds a request may wait for a run (then 429)")
+    agent_workspaces: str | None = _opt(
+        None, "the agentic profile (off unless set): a workspace Claude Code may work in, as "
+              "NAME=DIR or NAME:PRESET=DIR (presets: read, edit, shell, container; default "
+              "read); clients pick it with the model 'agent:NAME'. Needs --api-key", many=True)
+    agent_max_turns: int = _opt(25, "most model turns (tool steps) of one agent request")
+    agent_max_budget_usd: float = _opt(1.0, "most dollars one agent request may spend")
+    agent_timeout: float = _opt(600.0, "most seconds one agent request may run")
+    agent_progress: str = _opt(
+        "reasoning", "where an agent's tool steps go: reasoning (reasoning_content), content "
+                     "(quoted lines in the answer), openwebui (Open WebUI tool cards) or off; a "
+                     "request may choose with a model suffix such as 'agent:NAME+content'")
+    agent_busy: str = _opt(
+        "wait", "a request for a workspace that is already working: wait (up to "
+                "--queue-timeout, then 409) or refuse (409 at once)")
+    agent_container: bool = _opt(
+        False, "declare that the server runs in a disposable container: allows the container "
+               "preset (all of Claude Code's tools, permissions bypassed)")
+    agent_unsandboxed_shell: bool = _opt(
+        False, "allow the shell preset where Claude Code's Bash sandbox cannot run (Bash then "
+               "runs unconfined, as the server's user)")
+    agent_web: bool = _opt(False, "let agents use WebFetch and WebSearch")
+    agent_claude_md: bool = _opt(
+        False, "give agents their workspace's CLAUDE.md (read by the server; the workspace's "
+               "own Claude Code settings and hooks are never loaded)")
+    agent_mcp_config: str | None = _opt(
+        None, "JSON file of MCP servers ({\"mcpServers\": {...}}) that agents may use, all "
+              "their tools approved; none of the host's or the workspace's apply")
+    agent_sessions_dir: str | None = _opt(
+        None, "directory of the agent sessions that later turns continue (default: a private "
+              "directory under the system's temporary directory)")
+    agent_session_max_age: float = _opt(
+        604800.0, "seconds an agent session is kept for later turns")
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -127,6 +160,14 @@ class Config:
         if self.response_store_bytes < 0 or self.response_store_max_age <= 0:
             raise ValueError("response_store_bytes must be 0 or more, response_store_max_age "
                              "above 0")
+        if min(self.agent_max_turns, self.agent_max_budget_usd, self.agent_timeout,
+               self.agent_session_max_age) <= 0:
+            raise ValueError("agent_max_turns, agent_max_budget_usd, agent_timeout and "
+                             "agent_session_max_age must be above 0")
+        if self.agent_progress not in PROGRESS:
+            raise ValueError(f"agent_progress must be one of {', '.join(PROGRESS)}")
+        if self.agent_busy not in ("wait", "refuse"):
+            raise ValueError("agent_busy must be wait or refuse")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
 

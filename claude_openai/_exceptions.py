@@ -66,6 +66,20 @@ class NotFoundError(InvalidRequestError):
     status_code = 404
 
 
+class PermissionDeniedError(ClaudeOpenAIError):
+    """The key is valid but may not do this (an agent workspace it is not given)."""
+
+    status_code = 403
+    type = "permission_error"
+
+
+class ConflictError(ClaudeOpenAIError):
+    """The thing asked for is busy (an agent workspace at work on another request)."""
+
+    status_code = 409
+    type = "invalid_request_error"
+
+
 class AuthenticationError(ClaudeOpenAIError):
     status_code = 401
     type = "authentication_error"

@@ -7,6 +7,7 @@ from contextlib import aclosing
 from functools import partial
 from typing import Any
 
+from .._agent.request import attach, parse_any
 from .._calls import call, iterate_in_portal, refuse_inside_event_loop, stream
 from .._config import Config
 from .._engine.request import ClaudeRequest
@@ -23,11 +24,12 @@ class ChatFrontEnd:
 
     def prepare(self, body: Any, config: Config, trace: Trace, *,
                 stream: bool) -> tuple[ClaudeRequest, CompletionBuilder]:
-        request = parse_request(body, config)
+        request = parse_any(body, config, trace.principal, partial(parse_request, config=config))
         trace.stream = stream
         trace.builder = builder = CompletionBuilder(
             model=request.model or config.model, id=trace.id, tools=request.tools,
             include_usage=stream and request.include_usage, reasoning=config.reasoning != "off")
+        attach(builder, request, config, body, trace.headers)
         return request, builder
 
     def framing(self, builder: Builder) -> ChatFraming:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .tools import ToolConfig
 from .turns import Block, Turn
@@ -27,6 +28,7 @@ class ClaudeRequest:
     # conversation keys (see _thinking_store) of the visible turns so far: keys[i] is that of
     # the first i turns, the last one that of the whole conversation the answer continues
     keys: tuple[str, ...] = ("",)
+    agent: Any = None  # an agent request's `_agent.job.AgentJob`; None: a plain model
 
     @property
     def conversation(self) -> str:

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any, Protocol
 
+from .._agent.run import run_agent
 from .._config import Config
 from .answer import Answer
 from .request import ClaudeRequest
@@ -38,6 +39,11 @@ async def answer(request: ClaudeRequest, config: Config,
                  builder: Builder) -> AsyncGenerator[dict[str, Any], None]:
     """Run ``request`` with its earlier thinking restored; feed ``builder``; yield its chunks.
     A finished answer is remembered with its thinking blocks, for the turns after it."""
+    if request.agent is not None:  # Claude Code's own tools, in a workspace (see _agent)
+        async with aclosing(run_agent(request, config, builder)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+        return
     request = plan(request, config)
     async with aclosing(run_claude(request, config)) as messages:
         async for message in messages:

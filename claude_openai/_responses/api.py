@@ -8,6 +8,7 @@ from contextlib import aclosing
 from functools import partial
 from typing import Any
 
+from .._agent.request import attach
 from .._calls import call, iterate_in_portal, refuse_inside_event_loop, stream
 from .._config import Config
 from .._engine.request import ClaudeRequest
@@ -40,7 +41,8 @@ class ResponsesFrontEnd:
     def prepare(self, body: Any, config: Config, trace: Trace, *,
                 stream: bool) -> tuple[ClaudeRequest, ResponsesBuilder]:
         store = response_store(config)
-        request = parse_responses(body, config, store.conversation if store else None)
+        request = parse_responses(body, config, store.conversation if store else None,
+                                  principal=trace.principal)
         trace.stream = stream
         trace.id = new_id("resp")
         trace.builder = builder = ResponsesBuilder(
@@ -48,6 +50,7 @@ class ResponsesFrontEnd:
             id=trace.id, reasoning=config.reasoning != "off", summary=request.show_summary,
             include_thinking=request.include_thinking, echo=echo(body, request.store),
             on_complete=partial(_keep, config, request))
+        attach(builder, request.claude, config, body, trace.headers)
         return request.claude, builder
 
     def framing(self, builder: Builder) -> ResponsesFraming:

@@ -9,10 +9,12 @@ every ``system`` and ``developer`` message.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._agent.request import Principal, parse_any
 from .._chat.request import EFFORTS as CHAT_EFFORTS
 from .._chat.request import sampling
 from .._config import Config
@@ -48,12 +50,24 @@ def _fail(message: str, param: str, code: str = "invalid_value") -> InvalidReque
     return InvalidRequestError(message, param=param, code=code)
 
 
-def parse_responses(body: Any, config: Config, earlier: Earlier | None = None
-                    ) -> ResponsesRequest:
+def parse_responses(body: Any, config: Config, earlier: Earlier | None = None, *,
+                    principal: Principal | None = None) -> ResponsesRequest:
     """Validate ``body``, the JSON a client posts; raise `InvalidRequestError` naming the param.
 
     ``earlier(previous_response_id)``: the items of the stored chain, oldest first (it raises
-    the 400 itself for an id it does not know); None: nothing is stored, any id is unknown."""
+    the 400 itself for an id it does not know); None: nothing is stored, any id is unknown.
+    ``principal``: who asks, for an ``agent:`` model (see ``_agent.request``)."""
+    parsed: list[ResponsesRequest] = []
+
+    def parse(plain: Any) -> ClaudeRequest:
+        parsed.append(_parse(plain, config, earlier))
+        return parsed[-1].claude
+
+    claude = parse_any(body, config, principal, parse)
+    return dataclasses.replace(parsed[-1], claude=claude)
+
+
+def _parse(body: Any, config: Config, earlier: Earlier | None) -> ResponsesRequest:
     if not isinstance(body, dict):
         raise InvalidRequestError("The request body must be a JSON object.", code="invalid_type")
     check_fields(body, BY_NAME)

@@ -101,6 +101,7 @@ def answer_endpoint(front: FrontEnd, config: Config, limiter: Limiter, observer:
 
 async def _answer(front: FrontEnd, request: Request, config: Config, limiter: Limiter,
                   observer: Observer, drain: Drain, trace: Trace) -> Response:
+    trace.principal = getattr(request.state, "principal", None)
     body = trace.body = await _json_body(request, config)
     trace.stream = isinstance(body, dict) and bool(body.get("stream"))  # logged if it is a 400
     chat, builder = front.prepare(body, config, trace, stream=trace.stream)
@@ -110,7 +111,7 @@ async def _answer(front: FrontEnd, request: Request, config: Config, limiter: Li
         return EventStreamResponse(observer.watch(trace, answer(chat, config, builder), drain),
                                    keepalive=config.keepalive_interval, drain=drain,
                                    on_end=lambda status: limiter.release(),
-                                   framing=front.framing(builder))
+                                   framing=front.framing(builder), headers=trace.headers)
     try:
         with drain.cut_off():
             done = await _unless_disconnected(
@@ -118,7 +119,7 @@ async def _answer(front: FrontEnd, request: Request, config: Config, limiter: Li
     finally:
         limiter.release()
     response = (Response(status_code=CLIENT_GONE) if done is None  # nobody reads it
-                else JSONResponse(builder.final()))
+                else JSONResponse(builder.final(), headers=trace.headers))
     observer.end(trace, response.status_code)
     response.background = BackgroundTask(observer.save, trace)  # once the answer is sent
     return response

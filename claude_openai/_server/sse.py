@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, Protocol
 
 import anyio
@@ -73,12 +73,13 @@ class EventStreamResponse(Response):
         drain: Drain | None = None,
         on_end: Callable[[int], None] | None = None,
         framing: Framing | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         # Like StreamingResponse: no body, so init_headers() sets no content-length.
         self.status_code = 200
         self.media_type = "text/event-stream"
         self.background = None
-        self.init_headers(HEADERS)
+        self.init_headers({**HEADERS, **(headers or {})})
         self.chunks = chunks
         self.keepalive = keepalive
         self.drain = drain or Drain(0.0)

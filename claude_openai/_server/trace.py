@@ -70,6 +70,8 @@ class Trace:
     chunks: int = 0  # stream chunks handed to the client
     status: int | None = None
     error: dict[str, Any] | None = None
+    principal: Any = None  # who asks (`_agent.request.Principal`); None: in-process
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
 
     def saw(self, chunks: Iterable[dict[str, Any]]) -> None:
         for chunk in chunks:

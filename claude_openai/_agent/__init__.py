@@ -1,0 +1,1 @@
+"""The agentic profile: Claude Code with its own tools, in operator-named workspaces."""

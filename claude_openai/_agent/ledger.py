@@ -1,0 +1,137 @@
+"""The session ledger: from a conversation's visible history to the Claude Code session that
+produced it, so that the next turn continues the real session (with every tool call and result
+the agent made) instead of a rebuilt one that lacks them.
+
+Exact matches only, never fuzzy: the key hashes who asks (the API key), the workspace, its
+preset, the model, the system prompt and every visible turn, normalised (`steps.strip_markup`:
+our own markup and folded-in reasoning removed, whitespace evened out; images by content hash).
+Entries live in memory (a restart forgets them; the next turn is then rebuilt); the sessions
+they name are files in a directory of the server's own, pruned by age.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._config import Config
+from .._engine.turns import Block, Turn
+from .steps import strip_markup
+
+
+def normal_blocks(blocks: list[Block]) -> list[str]:
+    out = []
+    text = strip_markup("\n".join(str(b.get("text", "")) for b in blocks
+                                  if b.get("type") == "text"))
+    if text:
+        out.append(text)
+    for block in blocks:
+        if block.get("type") == "image":
+            source = json.dumps(block.get("source"), sort_keys=True)
+            out.append("image:" + hashlib.sha256(source.encode()).hexdigest())
+    return out
+
+
+def conversation_key(scope: tuple[str, ...], system: str | None,
+                     turns: list[tuple[str, list[Block]]]) -> str:
+    """The ledger key of a conversation: ``scope`` (principal, workspace, preset, model), the
+    system prompt and the turns, normalised; turns that normalise to nothing are left out."""
+    shown = [(role, normal_blocks(blocks)) for role, blocks in turns]
+    data = [list(scope), strip_markup(system or ""),
+            [[role, parts] for role, parts in shown if parts]]
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
+
+
+def history_turns(history: list[Turn]) -> list[tuple[str, list[Block]]]:
+    return [(t.role, t.blocks) for t in history]
+
+
+@dataclass
+class Entry:
+    session_id: str
+    created: float
+
+
+class Ledger:
+    """Keys to session ids, and the session files; see the module docstring."""
+
+    def __init__(self, directory: str, max_age: float) -> None:
+        self.directory = Path(directory)
+        self.max_age = max_age
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+        self._pruned = 0.0
+
+    def find(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or time.time() - entry.created > self.max_age:
+            return None
+        return entry.session_id if self.path(entry.session_id).is_file() else None
+
+    def path(self, session_id: str) -> Path:
+        return self.directory / f"{session_id}.jsonl"
+
+    def keep(self, key: str, session_id: str, transcript: Path) -> None:
+        """Remember ``key`` → the session whose transcript the CLI wrote at ``transcript``."""
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(transcript, self.path(session_id))
+        with self._lock:
+            self._entries[key] = Entry(session_id, time.time())
+        self.prune()
+
+    def prune(self, *, now: float | None = None) -> None:
+        """Forget entries and delete session files older than ``max_age`` (at most once a
+        minute, unless ``now`` is given)."""
+        if now is None:
+            now = time.time()
+            if now - self._pruned < 60:
+                return
+        self._pruned = now
+        with self._lock:
+            for key in [k for k, e in self._entries.items() if now - e.created > self.max_age]:
+                del self._entries[key]
+        for file in self.directory.glob("*.jsonl"):
+            try:
+                if now - file.stat().st_mtime > self.max_age:
+                    file.unlink()
+            except OSError:
+                pass
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_LEDGERS: dict[tuple[str, float], Ledger] = {}
+
+
+def sessions_directory(config: Config) -> str:
+    if config.agent_sessions_dir:
+        return os.path.abspath(config.agent_sessions_dir)
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return os.path.join(tempfile.gettempdir(), f"claude-openai-agent-sessions-{uid}")
+
+
+def ledger_for(config: Config) -> Ledger:
+    """The ledger of the sessions directory ``config`` names (one per directory)."""
+    where = (sessions_directory(config), config.agent_session_max_age)
+    if where not in _LEDGERS:
+        _LEDGERS[where] = Ledger(*where)
+    return _LEDGERS[where]
+
+
+def forget_ledgers() -> None:
+    """Drop every ledger (tests: a server restart)."""
+    _LEDGERS.clear()
+
+
+def scope_of(principal: str, workspace: str, preset: str, model: str | None) -> tuple[str, ...]:
+    return (principal, workspace, preset, model or "")
+
