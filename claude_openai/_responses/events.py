@@ -139,6 +139,9 @@ class ResponsesBuilder:
     def _text(self, text: str) -> list[Chunk]:
         out: list[Chunk] = []
         if self._open is None or self._open["type"] != "message":
+            text = text.lstrip("\n")  # an agent's next turn: its own item, no blank line first
+            if not text:
+                return out
             out += self._add({"id": new_id("msg"), "type": "message", "status": "in_progress",
                               "role": "assistant", "content": []})
             out.append(self._event("response.content_part.added", **self._where(),

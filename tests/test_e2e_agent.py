@@ -1,0 +1,374 @@
+"""The agentic profile end to end: the real CLI runs Claude Code's own tools in a temporary
+workspace, while the fake upstream plays an agent that asks for them.
+
+What reaches the model (the tool results the CLI sent back) is checked as well as what the
+client got: the answer, the steps in reasoning_content, the notes, the session path taken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from fake_upstream import FakeUpstream, Reply
+from servers import ThreadedServer, claude_children, wait_for_no_claude
+
+from claude_openai import Config, chat_completion, create_app, create_response
+from claude_openai._agent.ledger import forget_ledgers
+
+pytestmark = pytest.mark.e2e
+
+KEY = "sk-agent-test"
+SECRET = "the secret word is plum"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "notes.txt").write_text(SECRET + "\n")
+    (root / ".env").write_text("TOKEN=do-not-leak\n")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("outside the workspace\n")
+    (root / "link.txt").symlink_to(outside)
+    return root
+
+
+def agent_config(workspace: Path, tmp_path: Path, preset: str = "read", **extra: Any) -> Config:
+    return Config(agent_workspaces=f"proj:{preset}={workspace}", pool_size=0, timeout=60,
+                  max_retries=0, api_key=KEY, agent_sessions_dir=str(tmp_path / "sessions"),
+                  **extra)
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    return {"name": "Read", "input": {"file_path": str(path)}}
+
+
+def tool_results(call: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool_result blocks of a model call's messages, in order."""
+    return [block for message in call["messages"] if isinstance(message["content"], list)
+            for block in message["content"] if block.get("type") == "tool_result"]
+
+
+def result_text(block: dict[str, Any]) -> str:
+    content = block.get("content")
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content)
+    return str(content)
+
+
+def ask(config: Config, messages: list[dict[str, Any]], model: str = "agent:proj"
+        ) -> dict[str, Any]:
+    return chat_completion({"model": model, "messages": messages}, config=config)
+
+
+def message_of(completion: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = completion["choices"][0]["message"]
+    return message
+
+
+# -- tools, rules and the hook -------------------------------------------------------------------
+def test_a_file_read_comes_back_into_the_answer(upstream: FakeUpstream, workspace: Path,
+                                                 tmp_path: Path) -> None:
+    upstream.queue(Reply(text="Let me look.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="The word is plum."))
+    completion = ask(agent_config(workspace, tmp_path),
+                     [{"role": "user", "content": "What is the secret word?"}])
+    message = message_of(completion)
+    assert message["content"] == "Let me look.\n\nThe word is plum."
+    assert message["reasoning_content"].startswith("▸ Read notes.txt → ok (")
+    assert "tool_calls" not in message and completion["choices"][0]["finish_reason"] == "stop"
+    assert SECRET in result_text(tool_results(upstream.calls[1])[0])
+    assert completion["model"] == "agent:proj"
+    # summed over both model calls (the fake counts a word a token, 19 prompt tokens a call)
+    assert completion["usage"]["completion_tokens"] == 3 + 4
+    assert completion["usage"]["prompt_tokens"] == 2 * 19
+    assert f"Primary working directory: {workspace}" in json.dumps(upstream.calls[0]["messages"])
+
+
+@pytest.mark.parametrize("preset", ["edit", "read"])
+def test_an_edit_lands_with_edit_and_is_refused_with_read(upstream: FakeUpstream,
+                                                          workspace: Path, tmp_path: Path,
+                                                          preset: str) -> None:
+    target = workspace / "todo.txt"
+    upstream.queue(Reply(text="Writing.", tools=[{"name": "Write", "input": {
+        "file_path": str(target), "content": "buy milk\n"}}]), Reply(text="Done."))
+    message = message_of(ask(agent_config(workspace, tmp_path, preset),
+                             [{"role": "user", "content": "Note: buy milk"}]))
+    result = result_text(tool_results(upstream.calls[1])[0])
+    if preset == "edit":
+        assert target.read_text() == "buy milk\n"
+        assert message["content"].endswith("> ✎ Files changed: todo.txt\n\n")
+        assert message["reasoning_content"].startswith("▸ Write todo.txt → ok (")
+    else:
+        assert not target.exists()
+        assert "No such tool available: Write" in result
+        assert "> ✗ Not allowed in this workspace: Write todo.txt" in message["content"]
+        assert "▸ Write todo.txt → denied: No such tool available" in message["reasoning_content"]
+
+
+@pytest.mark.parametrize("case", ["outside", "symlink", "dotdot", "env", "git", "tool"])
+def test_reaching_out_is_denied_and_explained(upstream: FakeUpstream, workspace: Path,
+                                              tmp_path: Path, case: str) -> None:
+    (workspace / ".git").mkdir()
+    (workspace / ".git" / "config").write_text("[credential]\n helper = store\n")
+    call = {"outside": read(tmp_path / "outside.txt"), "symlink": read(workspace / "link.txt"),
+            "dotdot": read("../outside.txt"), "env": read(workspace / ".env"),
+            "git": read(workspace / ".git" / "config"),
+            "tool": {"name": "WebFetch", "input": {"url": "http://127.0.0.1:9/",
+                                                   "prompt": "read it"}}}[case]
+    upstream.queue(Reply(text="Trying.", tools=[call]), Reply(text="I could not."))
+    message = message_of(ask(agent_config(workspace, tmp_path, "edit"),
+                             [{"role": "user", "content": "Look around."}]))
+    result = tool_results(upstream.calls[1])[0]
+    assert result.get("is_error") is True
+    text = result_text(result)
+    assert "outside the workspace" not in text or case in ("outside", "symlink", "dotdot")
+    for leaked in ("outside the workspace\n", "do-not-leak", "helper = store"):
+        assert leaked not in text
+    assert "> ✗ Not allowed in this workspace: " in message["content"]
+    assert "→ denied: " in message["reasoning_content"]
+
+
+def test_the_turn_limit_stops_a_looping_agent(upstream: FakeUpstream, workspace: Path,
+                                              tmp_path: Path) -> None:
+    upstream.queue(*[Reply(text=f"Again {i}.", tools=[read(workspace / "notes.txt")])
+                     for i in range(6)])
+    completion = ask(agent_config(workspace, tmp_path, agent_max_turns=2),
+                     [{"role": "user", "content": "Loop."}])
+    message = message_of(completion)
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert "> ⏹ Stopped after 2 model turns, the limit for one request; say \"continue\"" in (
+        message["content"])
+    assert len(upstream.calls) == 2
+
+
+def test_the_time_limit_interrupts_the_agent(upstream: FakeUpstream, workspace: Path,
+                                             tmp_path: Path) -> None:
+    upstream.queue(Reply(text="Reading.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text=" ".join(["slow"] * 100), delay=0.1))
+    started = time.monotonic()
+    completion = ask(agent_config(workspace, tmp_path, agent_timeout=2.5),
+                     [{"role": "user", "content": "Take your time."}])
+    assert time.monotonic() - started < 10
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert "> ⏹ Stopped after 2.5 seconds, the time limit" in message_of(completion)["content"]
+    assert wait_for_no_claude() == []
+
+
+# -- progress ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["reasoning", "content", "openwebui", "off"])
+def test_progress_modes_stream_and_not(upstream: FakeUpstream, workspace: Path, tmp_path: Path,
+                                       mode: str) -> None:
+    config = agent_config(workspace, tmp_path)
+    replies = (Reply(text="Looking.", tools=[read(workspace / "notes.txt")]),
+               Reply(text="Plum."))
+    upstream.queue(*replies)
+    whole = message_of(ask(config, [{"role": "user", "content": "Word?"}], f"agent:proj+{mode}"))
+    upstream.queue(*replies)
+    from claude_openai import stream_chat_completion
+
+    chunks = list(stream_chat_completion({"model": f"agent:proj+{mode}", "stream": True,
+                                          "messages": [{"role": "user", "content": "Word?"}]},
+                                         config=config))
+    for chunk in chunks:
+        openai.types.chat.ChatCompletionChunk.model_validate(chunk)
+        assert "tool_calls" not in chunk["choices"][0]["delta"] if chunk["choices"] else True
+    streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    if mode == "openwebui":  # each run's tool call has an id of its own
+        streamed = re.sub(r'id="[^"]*"', 'id=""', streamed)
+        whole["content"] = re.sub(r'id="[^"]*"', 'id=""', whole["content"])
+    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content") or "" for c in chunks)
+    assert streamed == whole["content"]
+    assert reasoning == (whole.get("reasoning_content") or "")
+    if mode == "reasoning":
+        assert whole["content"] == "Looking.\n\nPlum."
+        assert reasoning.startswith("▸ Read notes.txt → ok (")
+    elif mode == "content":
+        assert whole["content"].startswith("Looking.\n\n> ▸ Read notes.txt → ok (")
+        assert whole["content"].endswith(" s)\n\nPlum.")
+    elif mode == "openwebui":
+        assert '<details type="tool_calls" done="true"' in whole["content"]
+        assert 'name="Read"' in whole["content"] and whole["content"].endswith("Plum.")
+    else:
+        assert whole["content"] == "Looking.\n\nPlum." and not reasoning
+
+
+# -- conversations that go on --------------------------------------------------------------------
+def test_a_conversation_resumes_its_session_and_rebuilds_after_a_restart(
+        upstream: FakeUpstream, workspace: Path, tmp_path: Path) -> None:
+    server = ThreadedServer(create_app(agent_config(workspace, tmp_path, "edit"))).start()
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
+    messages: list[Any] = [{"role": "system", "content": "Be brief."}]
+    paths = []
+    try:
+        for turn, (ask_for, replies) in enumerate([
+            ("What is the word?", [Reply(text="Reading.", tools=[read(workspace / "notes.txt")]),
+                                   Reply(text="Plum.")]),
+            ("Write it down.", [Reply(text="Writing.", tools=[{"name": "Write", "input": {
+                "file_path": str(workspace / "word.txt"), "content": "plum"}}]),
+                Reply(text="Written.")]),
+            ("Thanks!", [Reply(text="Welcome.")]),
+        ]):
+            messages.append({"role": "user", "content": ask_for})
+            upstream.queue(*replies)
+            before = len(upstream.calls)
+            raw = client.chat.completions.with_raw_response.create(
+                model="agent:proj+content", messages=messages)
+            paths.append(raw.headers["x-claude-session"])
+            completion = raw.parse()
+            messages.append({"role": "assistant",
+                             "content": completion.choices[0].message.content})
+            first = upstream.calls[before]
+            uses = [b["name"] for m in first["messages"] if isinstance(m["content"], list)
+                    for b in m["content"] if b.get("type") == "tool_use"]
+            assert uses == [[], ["Read"], ["Read", "Write"]][turn], "earlier tool calls resent"
+        assert paths == ["new", "resumed", "resumed"]
+        assert (workspace / "word.txt").read_text() == "plum"
+        assert len(os.listdir(tmp_path / "sessions")) == 3
+
+        forget_ledgers()  # what a restart does: the ledger is in memory
+        messages.append({"role": "user", "content": "Still there?"})
+        upstream.queue(Reply(text="Yes."))
+        before = len(upstream.calls)
+        raw = client.chat.completions.with_raw_response.create(model="agent:proj+content",
+                                                               messages=messages)
+        assert raw.headers["x-claude-session"] == "rebuilt"
+        assert raw.parse().choices[0].message.content == "Yes."
+        call = upstream.calls[before]
+        assert "the tool calls and results of those turns are not available" in json.dumps(
+            call["system"])
+        assert not any(b.get("type") == "tool_use" for m in call["messages"]
+                       if isinstance(m["content"], list) for b in m["content"])
+        texts = json.dumps(call["messages"])
+        assert "Write it down." in texts and "> ▸" not in texts, "our markup is not replayed"
+    finally:
+        server.stop()
+
+
+def test_an_edited_history_is_not_resumed(upstream: FakeUpstream, workspace: Path,
+                                          tmp_path: Path) -> None:
+    config = agent_config(workspace, tmp_path)
+    upstream.queue(Reply(text="Reading.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="Plum."))
+    first = ask(config, [{"role": "user", "content": "Word?"}])
+    answer = message_of(first)["content"]
+    upstream.queue(Reply(text="Ok."))
+    ask(config, [{"role": "user", "content": "Word??"}, {"role": "assistant", "content": answer},
+                 {"role": "user", "content": "And?"}])
+    assert not any(b.get("type") == "tool_use" for m in upstream.calls[-1]["messages"]
+                   if isinstance(m["content"], list) for b in m["content"])
+
+
+# -- over HTTP: keys, refusals, clients, disconnects, one turn per workspace -----------------------
+@pytest.fixture
+def served(upstream: FakeUpstream, workspace: Path, tmp_path: Path) -> Iterator[ThreadedServer]:
+    running = ThreadedServer(create_app(agent_config(workspace, tmp_path, agent_busy="refuse"))
+                             ).start()
+    yield running
+    running.stop()
+
+
+def test_http_refusals(served: ThreadedServer, upstream: FakeUpstream) -> None:
+    body = {"model": "agent:proj", "messages": [{"role": "user", "content": "hi"}]}
+    url = served.url + "/v1/chat/completions"
+    with httpx.Client(timeout=30) as http:
+        assert http.post(url, json=body).status_code == 401
+        assert http.post(url, json=body, headers={"authorization": "Bearer nope"}
+                         ).status_code == 401
+        auth = {"authorization": f"Bearer {KEY}"}
+        for bad, status, code in [
+            ({**body, "model": "agent:nope"}, 404, "model_not_found"),
+            ({**body, "model": "agent:/etc"}, 404, "model_not_found"),
+            ({**body, "cwd": "/etc"}, 400, "agent_field_refused"),
+            ({**body, "metadata": {"workspace": "/"}}, 400, "agent_field_refused"),
+            ({**body, "tools": [{"type": "function", "function": {"name": "f"}}]}, 400,
+             "agent_tools_refused"),
+        ]:
+            response = http.post(url, json=bad, headers=auth)
+            assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert upstream.calls == []
+
+
+def test_official_client_and_litellm_against_an_agent(served: ThreadedServer,
+                                                      upstream: FakeUpstream,
+                                                      workspace: Path) -> None:
+    import litellm
+
+    client = openai.OpenAI(base_url=served.url + "/v1", api_key=KEY, max_retries=0)
+    upstream.queue(Reply(text="Looking.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="Plum."))
+    stream = client.chat.completions.create(
+        model="agent:proj", messages=[{"role": "user", "content": "Word?"}], stream=True,
+        stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Looking.\n\nPlum."
+    usage = chunks[-1].usage
+    assert usage is not None and usage.prompt_tokens == 2 * 19  # two model calls, summed
+    upstream.queue(Reply(text="Looking.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="Plum."))
+    response = litellm.completion(model="openai/agent:proj", api_base=served.url + "/v1",
+                                  api_key=KEY, messages=[{"role": "user", "content": "Word?"}])
+    assert response.choices[0].message.content == "Looking.\n\nPlum."
+    assert "▸ Read notes.txt" in (response.choices[0].message.reasoning_content or "")
+    models = [m.id for m in client.models.list()]
+    assert "agent:proj" in models
+
+
+def test_a_disconnect_mid_run_stops_the_cli(served: ThreadedServer, upstream: FakeUpstream,
+                                            workspace: Path) -> None:
+    upstream.queue(Reply(text="Reading.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text=" ".join(["w"] * 200), delay=0.05))
+    body = {"model": "agent:proj", "messages": [{"role": "user", "content": "go"}],
+            "stream": True}
+    with httpx.Client(timeout=30) as http, http.stream(
+            "POST", served.url + "/v1/chat/completions", json=body,
+            headers={"authorization": f"Bearer {KEY}"}) as response:
+        for line in response.iter_lines():
+            if '"content": " w"' in line or '"content":" w"' in line:
+                break
+        assert claude_children(), "the CLI should be running mid-answer"
+    assert wait_for_no_claude(timeout=5) == []
+    assert upstream.sent_deltas[-1] < 150, "the upstream call went on after the disconnect"
+
+
+def test_one_request_at_a_time_per_workspace(served: ThreadedServer, upstream: FakeUpstream,
+                                             workspace: Path) -> None:
+    upstream.queue(Reply(text=" ".join(["w"] * 40), delay=0.05))
+    body = {"model": "agent:proj", "messages": [{"role": "user", "content": "go"}],
+            "stream": True}
+    auth = {"authorization": f"Bearer {KEY}"}
+    with httpx.Client(timeout=30) as http, http.stream(
+            "POST", served.url + "/v1/chat/completions", json=body, headers=auth) as first:
+        lines = first.iter_lines()
+        next(lines)
+        second = http.post(served.url + "/v1/chat/completions",
+                           json={**body, "stream": False}, headers=auth)
+        assert second.status_code == 409
+        assert second.json()["error"]["code"] == "workspace_busy"
+        assert "one request at a time" in second.json()["error"]["message"]
+        assert any('"finish_reason":"stop"' in line.replace(" ", "") for line in lines)
+
+
+def test_the_responses_api_drives_an_agent(upstream: FakeUpstream, workspace: Path,
+                                           tmp_path: Path) -> None:
+    upstream.queue(Reply(text="Looking.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="Plum."))
+    response = create_response({"model": "agent:proj", "input": "Word?"},
+                               config=agent_config(workspace, tmp_path))
+    openai.types.responses.Response.model_validate(response)
+    kinds = [item["type"] for item in response["output"]]
+    assert kinds == ["message", "reasoning", "message"]  # as it happened: text, a step, text
+    assert response["output"][1]["summary"][0]["text"].startswith("▸ Read notes.txt → ok (")
+    texts = [item["content"][0]["text"] for item in response["output"] if item["type"] == "message"]
+    assert texts == ["Looking.", "Plum."]
+    assert SECRET in result_text(tool_results(upstream.calls[1])[0])
