@@ -372,3 +372,56 @@ def test_the_responses_api_drives_an_agent(upstream: FakeUpstream, workspace: Pa
     texts = [item["content"][0]["text"] for item in response["output"] if item["type"] == "message"]
     assert texts == ["Looking.", "Plum."]
     assert SECRET in result_text(tool_results(upstream.calls[1])[0])
+
+
+def test_the_budget_limit_stops_the_agent(upstream: FakeUpstream, workspace: Path,
+                                          tmp_path: Path) -> None:
+    upstream.queue(*[Reply(text=f"Again {i}.", tools=[read(workspace / "notes.txt")])
+                     for i in range(6)])
+    completion = ask(agent_config(workspace, tmp_path, agent_max_budget_usd=0.00015),
+                     [{"role": "user", "content": "Loop."}])
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert "> ⏹ Stopped at the spending limit for one request ($0.00015)" in (
+        message_of(completion)["content"])
+    assert 1 < len(upstream.calls) < 6
+
+
+def test_a_regenerated_answer_continues_the_same_untouched_session(
+        upstream: FakeUpstream, workspace: Path, tmp_path: Path) -> None:
+    config = agent_config(workspace, tmp_path)
+    upstream.queue(Reply(text="Reading.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="Plum."))
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Word?"}]
+    messages.append({"role": "assistant", "content": message_of(ask(config, messages))["content"]})
+    messages.append({"role": "user", "content": "Spell it."})
+    sent = []
+    for answer in ("P-L-U-M.", "p l u m"):  # the client regenerates the last answer
+        upstream.queue(Reply(text=answer))
+        assert message_of(ask(config, messages))["content"] == answer
+        sent.append(upstream.calls[-1]["messages"])
+    assert len(sent[0]) == len(sent[1]), "the first regeneration's turn is not in the second"
+    assert "P-L-U-M." not in json.dumps(sent[1])
+    assert any(b.get("type") == "tool_use" for m in sent[1] if isinstance(m["content"], list)
+               for b in m["content"])
+
+
+def test_a_claude_model_inside_the_agent_id(upstream: FakeUpstream, workspace: Path,
+                                            tmp_path: Path) -> None:
+    upstream.queue(Reply(text="Hi."))
+    completion = ask(agent_config(workspace, tmp_path), [{"role": "user", "content": "hi"}],
+                     "agent:proj:haiku")
+    assert completion["model"] == "agent:proj:haiku"
+    assert "haiku" in upstream.calls[0]["model"]
+
+
+def test_the_shell_preset_runs_bash_in_the_workspace(upstream: FakeUpstream, workspace: Path,
+                                                     tmp_path: Path) -> None:
+    upstream.queue(Reply(text="Running.", tools=[{"name": "Bash", "input": {
+        "command": "echo hello > hello.txt && pwd", "description": "write a file"}}]),
+        Reply(text="Done."))
+    message = message_of(ask(agent_config(workspace, tmp_path, "shell",
+                                          agent_unsandboxed_shell=True),
+                             [{"role": "user", "content": "Say hello in a file."}]))
+    assert (workspace / "hello.txt").read_text() == "hello\n"
+    assert str(workspace) in result_text(tool_results(upstream.calls[1])[0])
+    assert "▸ Bash echo hello > hello.txt && pwd → ok (" in message["reasoning_content"]
