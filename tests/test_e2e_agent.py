@@ -425,3 +425,32 @@ def test_the_shell_preset_runs_bash_in_the_workspace(upstream: FakeUpstream, wor
     assert (workspace / "hello.txt").read_text() == "hello\n"
     assert str(workspace) in result_text(tool_results(upstream.calls[1])[0])
     assert "▸ Bash echo hello > hello.txt && pwd → ok (" in message["reasoning_content"]
+
+
+def test_a_responses_chain_resumes_the_agent_session(upstream: FakeUpstream, workspace: Path,
+                                                     tmp_path: Path) -> None:
+    config = agent_config(workspace, tmp_path)
+    upstream.queue(Reply(text="Looking.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="Plum."))
+    first = create_response({"model": "agent:proj", "input": "Word?"}, config=config)
+    upstream.queue(Reply(text="Yes."))
+    second = create_response({"model": "agent:proj", "input": "Sure?",
+                              "previous_response_id": first["id"]}, config=config)
+    assert second["output"][-1]["content"][0]["text"] == "Yes."
+    assert any(b.get("type") == "tool_use" for m in upstream.calls[-1]["messages"]
+               if isinstance(m["content"], list) for b in m["content"]), "the session resumed"
+
+
+def test_the_container_preset_still_keeps_paths_inside(upstream: FakeUpstream, workspace: Path,
+                                                       tmp_path: Path) -> None:
+    upstream.queue(Reply(text="Trying.", tools=[read(tmp_path / "outside.txt")]),
+                   Reply(text="Writing.", tools=[{"name": "Write", "input": {
+                       "file_path": str(workspace / "out.txt"), "content": "x"}}]),
+                   Reply(text="Done."))
+    message = message_of(ask(agent_config(workspace, tmp_path, "container", agent_container=True),
+                             [{"role": "user", "content": "Go."}]))
+    denied = tool_results(upstream.calls[1])[0]
+    assert denied.get("is_error") is True and "outside the workspace" in result_text(denied)
+    assert (workspace / "out.txt").read_text() == "x"
+    assert f"> ✗ Not allowed in this workspace: Read {tmp_path / 'outside.txt'} (" in (
+        message["content"])

@@ -130,7 +130,7 @@ def notes_text(notes: Notes, root: str, *, turns: int, budget: float, seconds: f
 
 def strip_markup(text: str) -> str:
     """A message's text without what we (or a UI folding reasoning back in) added, with its
-    whitespace normalised: what the ledger compares."""
+    whitespace normalised (line breaks and blank lines between paragraphs count as one: the
+    Responses API returns an agent's turns as separate messages): what the ledger compares."""
     text = _THINK.sub("", _CARD.sub("", _OURS.sub("", text)))
-    lines = [line.rstrip() for line in text.strip().splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return re.sub(r"[ \t]*\n\s*", "\n", text).strip()
