@@ -454,3 +454,24 @@ def test_the_container_preset_still_keeps_paths_inside(upstream: FakeUpstream, w
     assert (workspace / "out.txt").read_text() == "x"
     assert f"> ✗ Not allowed in this workspace: Read {tmp_path / 'outside.txt'} (" in (
         message["content"])
+
+
+def test_each_agent_request_leaves_an_audit_line(upstream: FakeUpstream, workspace: Path,
+                                                 tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    upstream.queue(Reply(text="Go.", tools=[read(workspace / "notes.txt"),
+                                           read(workspace / ".env")]),
+                   Reply(text="Writing.", tools=[{"name": "Edit", "input": {
+                       "file_path": str(workspace / "notes.txt"), "old_string": "plum",
+                       "new_string": "pear"}}]),
+                   Reply(text="Done."))
+    with caplog.at_level("INFO", logger="claude_openai"):
+        ask(agent_config(workspace, tmp_path, "edit"), [{"role": "user", "content": "Go."}])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("agent {")]
+    assert len(lines) == 1
+    audit = json.loads(lines[0].removeprefix("agent "))
+    assert audit["key"] == "library" and audit["workspace"] == "proj"
+    assert audit["tools"] == ["Read notes.txt", "Read .env", "Edit notes.txt"]
+    assert audit["denied"] == ["Read .env"] and audit["files_changed"] == ["notes.txt"]
+    assert audit["outcome"] == "ok" and audit["session"] == "new" and audit["cost_usd"] > 0
+    assert (workspace / "notes.txt").read_text() == "the secret word is pear\n"

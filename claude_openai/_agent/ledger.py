@@ -11,10 +11,12 @@ they name are files in a directory of the server's own, pruned by age.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -113,10 +115,25 @@ _LEDGERS: dict[tuple[str, float], Ledger] = {}
 
 
 def sessions_directory(config: Config) -> str:
+    """``agent_sessions_dir``, or our own directory under the system's temporary directory
+    (a private one of our own if that name is taken by someone else, or open to others)."""
     if config.agent_sessions_dir:
         return os.path.abspath(config.agent_sessions_dir)
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    return os.path.join(tempfile.gettempdir(), f"claude-openai-agent-sessions-{uid}")
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    shared = os.path.join(tempfile.gettempdir(), f"claude-openai-agent-sessions-{uid}")
+    try:
+        os.makedirs(shared, mode=0o700, exist_ok=True)
+        info = os.lstat(shared)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077:
+            return shared
+    except OSError:
+        pass
+    return _private()
+
+
+@functools.cache
+def _private() -> str:
+    return tempfile.mkdtemp(prefix="claude-openai-agent-sessions-")
 
 
 def ledger_for(config: Config) -> Ledger:

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from claude_agent_sdk import ClaudeSDKClient, ResultMessage, project_key_for_directory
-from claude_agent_sdk._internal.session_resume import _copy_auth_files
 
 from .._config import Config
 from .._engine.options import new_session_id, prompt_message
 from .._engine.request import ClaudeRequest
 from .._engine.session import close, sdk_errors, single, stderr_sink
 from .._engine.transcript import transcript_entries
-from .._exceptions import InvalidRequestError
+from .._exceptions import GatewayTimeoutError, InvalidRequestError
 from .answer import AgentAnswer, TimeLimit
 from .gate import workspace_turn
 from .job import REBUILT, REBUILT_NOTE, AgentJob
@@ -39,6 +38,14 @@ if TYPE_CHECKING:
     from .._engine.run import Builder
 
 logger = logging.getLogger("claude_openai")
+try:  # how the SDK seeds a resumed session's config directory with the caller's login
+    from claude_agent_sdk._internal.session_resume import _copy_auth_files
+except ImportError:  # pragma: no cover - a later SDK moved it: API-key logins still work
+    def _copy_auth_files(tmp_base: Path, opt_env: dict[str, str]) -> None:
+        logger.warning("claude-agent-sdk has no _copy_auth_files: agents run without the "
+                       "CLI's stored login (ANTHROPIC_API_KEY and the like still apply)")
+
+START_LIMIT = 60.0  # seconds the CLI may take to start and take the prompt
 
 
 async def run_agent(request: ClaudeRequest, config: Config,
@@ -67,6 +74,7 @@ async def _run(request: ClaudeRequest, job: AgentJob, config: Config, builder: B
     stderr: deque[str] = deque(maxlen=20)
     client: ClaudeSDKClient | None = None
     finished = False
+    outcome = "failed"
     try:
         _copy_auth_files(config_dir, {})
         projects = config_dir / "projects" / project_key_for_directory(workspace.path)
@@ -78,9 +86,13 @@ async def _run(request: ClaudeRequest, job: AgentJob, config: Config, builder: B
                                 note=REBUILT_NOTE if job.path == REBUILT else None,
                                 stderr=stderr_sink(stderr))
         client = ClaudeSDKClient(options)
-        with sdk_errors(stderr, config):
-            await client.connect()
-            await client.query(single(prompt_message(request.prompt or [])))
+        try:
+            with sdk_errors(stderr, config), anyio.fail_after(START_LIMIT):
+                await client.connect()
+                await client.query(single(prompt_message(request.prompt or [])))
+        except TimeoutError:
+            raise GatewayTimeoutError(f"The Claude Code CLI did not start within {START_LIMIT:g}"
+                                      " s.", code="cli_start_timeout") from None
         deadline = anyio.current_time() + config.agent_timeout
         async with aclosing(_messages(client, stderr, config, deadline)) as messages:
             async for message in messages:
@@ -97,8 +109,13 @@ async def _run(request: ClaudeRequest, job: AgentJob, config: Config, builder: B
             client = None
         session = answer.result.session_id if answer.result is not None else None
         _keep(job, answer, ledger, projects, session, request.system)
-        audit(job, answer)
+        outcome = "limit" if answer.notes.limit else "ok"
+    except BaseException as exc:
+        if isinstance(exc, anyio.get_cancelled_exc_class() | GeneratorExit):
+            outcome = "cancelled"
+        raise
     finally:
+        audit(job, answer, outcome)
         with anyio.CancelScope(shield=True):
             if client is not None:
                 await close(client, abort=not finished)
@@ -155,14 +172,15 @@ def _keep(job: AgentJob, answer: AgentAnswer, ledger: Any, projects: Path,
     ledger.keep(conversation_key(job.scope, system, turns), session, transcript)
 
 
-def audit(job: AgentJob, answer: AgentAnswer) -> None:
-    """The request's audit line: who, where, what ran, what was refused, what changed, cost."""
+def audit(job: AgentJob, answer: AgentAnswer, outcome: str) -> None:
+    """The request's audit line: who, where, what ran, what was refused, what changed, cost;
+    ``outcome``: ok, limit (stopped at a limit), failed or cancelled (the client left)."""
     steps = [f"{s.tool} {s.subject(job.target.workspace.path)}".strip()
              for s in answer.steps.values()]
     result = answer.result
     logger.info("agent %s", json.dumps({
         "key": job.principal, "workspace": job.target.workspace.name,
-        "preset": job.target.workspace.preset, "session": job.path,
+        "preset": job.target.workspace.preset, "session": job.path, "outcome": outcome,
         "tools": steps, "denied": [f"{s.tool} {s.subject(job.target.workspace.path)}".strip()
                                    for s in answer.notes.denied],
         "files_changed": answer.notes.files, "limit": answer.notes.limit,
