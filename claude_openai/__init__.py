@@ -15,6 +15,7 @@ from ._engine.runtime import aclose_pools, close_pools  # noqa: E402
 from ._exceptions import (  # noqa: E402
     AuthenticationError,
     ClaudeOpenAIError,
+    ConflictError,
     GatewayTimeoutError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -41,6 +42,7 @@ __all__ = [
     "AuthenticationError",
     "ClaudeOpenAIError",
     "Config",
+    "ConflictError",
     "GatewayTimeoutError",
     "InvalidRequestError",
     "ModelNotFoundError",

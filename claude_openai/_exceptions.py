@@ -4,6 +4,7 @@ ClaudeOpenAIError                500 server_error
 ├── InvalidRequestError          400 invalid_request_error  (param names the field)
 │   └── ModelNotFoundError       404 invalid_request_error  code=model_not_found
 ├── AuthenticationError          401 authentication_error   missing or wrong API key (ours)
+├── ConflictError                409 invalid_request_error  code=workspace_busy (an agent's)
 ├── PayloadTooLargeError         413 invalid_request_error  body over max_body_bytes
 ├── RateLimitError               429 rate_limit_error       upstream 429 (Retry-After when known)
 ├── UpstreamError                502 server_error           any other upstream or CLI failure
@@ -64,13 +65,6 @@ class NotFoundError(InvalidRequestError):
     """What was asked for (a stored Response) does not exist, or no longer."""
 
     status_code = 404
-
-
-class PermissionDeniedError(ClaudeOpenAIError):
-    """The key is valid but may not do this (an agent workspace it is not given)."""
-
-    status_code = 403
-    type = "permission_error"
 
 
 class ConflictError(ClaudeOpenAIError):

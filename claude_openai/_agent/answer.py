@@ -45,6 +45,7 @@ class AgentAnswer(Answer):
         self._requested_model = model
         self._text_seen = False
         self._gap = False  # a step came since the last text: the next text starts a paragraph
+        self._open: str | None = None  # the step whose line in reasoning awaits its outcome
 
     # -- the SDK's messages ----------------------------------------------------------------------
     def feed(self, message: Any) -> list[Event]:
@@ -89,7 +90,10 @@ class AgentAnswer(Answer):
         self.steps[block.id] = step
         self._gap = True
         if self.progress == "reasoning":
-            return self._reason(step_start(step, self.root))
+            # a call while another awaits its result (parallel calls): that line ends first
+            text = ("\n" if self._line_open() else "") + step_start(step, self.root)
+            self._open = step.id
+            return self._reason(text)
         return []
 
     def _returned(self, block: ToolResultBlock) -> list[Event]:
@@ -105,7 +109,13 @@ class AgentAnswer(Answer):
         elif step.ok and step.tool in EDITS:
             self._changed(step)
         if self.progress == "reasoning":
-            return self._reason(step_end(step))
+            if self._line_open() and self._open == step.id:
+                text = step_end(step)
+            else:  # its line was ended by another step (or thinking): the whole line again
+                text = (("\n" if self._line_open() else "") + step_start(step, self.root)
+                        + step_end(step))
+            self._open = None
+            return self._reason(text)
         if self.progress in ("content", "openwebui"):
             return self._say(step_line(step, self.root, self.progress))
         return []
@@ -116,6 +126,10 @@ class AgentAnswer(Answer):
             shown = os.path.relpath(path, self.root) if os.path.isabs(path) else path
             if shown not in self.notes.files:
                 self.notes.files.append(shown)
+
+    def _line_open(self) -> bool:
+        """A step's start is the last thing in reasoning, its outcome still to come."""
+        return self._open is not None and self._thinking_block == STEPS_BLOCK
 
     def _reason(self, text: str) -> list[Event]:
         if self._thinking_block != STEPS_BLOCK:

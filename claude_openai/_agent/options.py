@@ -30,8 +30,9 @@ from .._engine.request import ClaudeRequest
 from .policy import PRESETS, deny_rules, refusal, tool_lists
 from .workspaces import Workspace
 
-HOME_SECRETS = (".ssh", ".aws", ".gnupg", ".config/gcloud", ".docker", ".kube", ".claude",
-                ".azure", ".netrc")
+HOME_SECRET_DIRS = (".ssh", ".aws", ".gnupg", ".config/gcloud", ".docker", ".kube", ".claude",
+                    ".azure")
+HOME_SECRET_FILES = (".netrc", ".npmrc", ".pypirc", ".git-credentials", ".claude.json")
 CLAUDE_MD_LIMIT = 64 * 1024
 
 
@@ -96,8 +97,9 @@ def agent_options(request: ClaudeRequest, workspace: Workspace, config: Config, 
     servers = mcp_servers(config.agent_mcp_config)
     lists = tool_lists(workspace.preset, workspace.path, web=config.agent_web,
                        mcp=list(servers))
-    deny = deny_rules() + [f"{tool}(~/{d}/**)" for d in HOME_SECRETS
-                           for tool in ("Read", "Edit")]
+    deny = deny_rules() + [f"{tool}(~/{place})" for tool in ("Read", "Edit")
+                           for place in [f"{d}/**" for d in HOME_SECRET_DIRS]
+                           + list(HOME_SECRET_FILES)]
     settings: dict[str, Any] = {"permissions": {"deny": deny}}
     if not preset.bypass:
         settings["permissions"]["disableBypassPermissionsMode"] = "disable"

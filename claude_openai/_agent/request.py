@@ -47,12 +47,14 @@ def refuse_paths(body: Mapping[str, Any]) -> None:
                     code="agent_field_refused")
 
 
-def refuse_client_tools(request: ClaudeRequest) -> None:
+def refuse_client_tools(request: ClaudeRequest, body: Mapping[str, Any]) -> None:
     if request.tools.tools or request.tools.schema is not None:
+        param = "tools" if request.tools.tools else (
+            "response_format" if "response_format" in body else "text.format")
         raise InvalidRequestError(
             "Agent models run Claude Code's own tools in their workspace; client tools and "
             "structured output formats are not supported with them. Use a plain model (such "
-            "as 'sonnet') for function calling.", param="tools", code="agent_tools_refused")
+            "as 'sonnet') for function calling.", param=param, code="agent_tools_refused")
 
 
 def agent_request(body: Mapping[str, Any], config: Config, principal: Principal | None,
@@ -66,7 +68,7 @@ def agent_request(body: Mapping[str, Any], config: Config, principal: Principal 
     if target.model:
         plain["model"] = resolve_model(target.model)
     request = parse(plain)
-    refuse_client_tools(request)
+    refuse_client_tools(request, body)
     if request.prompt is None:
         raise InvalidRequestError("An agent request must end with a user message.",
                                   param="messages", code="agent_prompt_missing")

@@ -30,7 +30,7 @@ from .._engine.transcript import transcript_entries
 from .._exceptions import GatewayTimeoutError, InvalidRequestError
 from .answer import AgentAnswer, TimeLimit
 from .gate import workspace_turn
-from .job import REBUILT, REBUILT_NOTE, AgentJob
+from .job import REBUILT_NOTE, AgentJob
 from .ledger import conversation_key, ledger_for
 from .options import agent_options
 
@@ -81,9 +81,10 @@ async def _run(request: ClaudeRequest, job: AgentJob, config: Config, builder: B
         projects.mkdir(parents=True)
         resume = _place_session(job, request, ledger.path(job.session) if job.session else None,
                                 projects, workspace.path)
+        rebuilt = resume is not None and resume != job.session  # a pruned hit is rebuilt too
         options = agent_options(request, workspace, config, workdir=str(workdir),
                                 config_dir=str(config_dir), resume=resume,
-                                note=REBUILT_NOTE if job.path == REBUILT else None,
+                                note=REBUILT_NOTE if rebuilt else None,
                                 stderr=stderr_sink(stderr))
         client = ClaudeSDKClient(options)
         try:
