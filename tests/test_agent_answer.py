@@ -408,3 +408,16 @@ def test_a_step_line_with_awkward_input_is_removed_whole(mode: str) -> None:
     line = step_line(step, ROOT, mode)
     assert line.count("\n") == (2 if mode == "content" else 3)
     assert strip_markup("Before.\n\n" + line + "After.") == "Before.\nAfter."
+
+
+def test_a_denial_reason_loses_the_clis_wrapping() -> None:
+    from claude_openai._agent.steps import _reason
+
+    hook = "PreToolUse:Read hook error: Read of /etc/passwd refused: it is outside the workspace"
+    assert _reason(hook) == "it is outside the workspace"
+    assert _reason("<tool_use_error>Error: No such tool available: Bash. Bash is disabled"
+                   "</tool_use_error>") == "No such tool available: Bash. Bash is disabled"
+    assert _reason("Permission to use Read has been denied because Claude Code is running in "
+                   "don't ask mode. IMPORTANT: You *may* attempt") == (
+        "Permission to use Read has been denied because Claude Code is running in don't ask "
+        "mode.")

@@ -72,9 +72,15 @@ def _short(text: str, at: int = SHORT) -> str:
     return text if len(text) <= at else text[: at - 1] + "…"
 
 
+_HOOK = re.compile(r"^PreToolUse:\S+ hook error: (?:\S+ (?:of|pattern) .*? refused: )?")
+
+
 def _reason(result: str) -> str:
+    """Why a step failed or was denied, without the CLI's wrapping (tags, "Error: ", the
+    hook's prefix, the tool and path our own hook's sentence repeats)."""
     text = re.sub(r"</?tool_use_error>", "", result).strip()
-    return text.split(" IMPORTANT:")[0].removeprefix("Error: ")
+    text = text.split(" IMPORTANT:")[0].removeprefix("Error: ")
+    return _HOOK.sub("", text)
 
 
 def step_start(step: Step, root: str) -> str:
@@ -91,8 +97,9 @@ def step_line(step: Step, root: str, mode: str) -> str:
     """A finished step, as the answer's content shows it (content and openwebui modes)."""
     if mode == "openwebui":
         arguments = html.escape(json.dumps(step.input, ensure_ascii=False), quote=True)
-        result = html.escape(_short(step.outcome() + ": " + _short(step.result, 400), 500),
-                             quote=True)
+        shown = step.outcome() if step.denied or not step.ok else (
+            step.outcome() + ": " + _short(step.result, 400))
+        result = html.escape(_short(shown, 500), quote=True)
         return (f'<details type="tool_calls" done="true" id="{html.escape(step.id)}" '
                 f'name="{html.escape(step.tool)}" arguments="{arguments}" '
                 f'result="{result}">\n<summary>Tool Executed</summary>\n</details>\n')
