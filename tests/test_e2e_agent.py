@@ -479,3 +479,23 @@ def test_each_agent_request_leaves_an_audit_line(upstream: FakeUpstream, workspa
     assert audit["denied"] == ["Read .env"] and audit["files_changed"] == ["notes.txt"]
     assert audit["outcome"] == "ok" and audit["session"] == "new" and audit["cost_usd"] > 0
     assert (workspace / "notes.txt").read_text() == "the secret word is pear\n"
+
+
+def test_grep_and_glob_over_the_workspace_leave_the_secrets_out(
+        upstream: FakeUpstream, workspace: Path, tmp_path: Path) -> None:
+    (workspace / "sub").mkdir()
+    (workspace / "sub" / ".env.local").write_text("plum=sub-leak\n")
+    (workspace / "id_rsa").write_text("plum private key\n")
+    (workspace / ".git").mkdir()
+    (workspace / ".git" / "config").write_text("plum in git\n")
+    upstream.queue(Reply(text="Grep.", tools=[{"name": "Grep", "input": {
+        "pattern": "plum|TOKEN", "path": ".", "output_mode": "content"}}]),
+        Reply(text="Glob.", tools=[{"name": "Glob", "input": {"pattern": "**/*"}}]),
+        Reply(text="Done."))
+    ask(agent_config(workspace, tmp_path), [{"role": "user", "content": "Search."}])
+    grep = result_text(tool_results(upstream.calls[1])[0])
+    glob = result_text(tool_results(upstream.calls[2])[1])
+    assert grep.strip() == "notes.txt:1:the secret word is plum"
+    assert "notes.txt" in glob
+    for secret in (".env", "id_rsa", ".git"):
+        assert secret not in glob and secret not in grep
