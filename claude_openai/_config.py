@@ -84,7 +84,9 @@ class Config:
               "first real request is as fast as later ones (only when ANTHROPIC_BASE_URL is set)")
     api_key: str | None = _opt(
         None, "API key(s) clients must send as 'Authorization: Bearer <key>'", many=True)
-    api_key_file: str | None = _opt(None, "file of API keys, one per line ('#' comments)")
+    api_key_file: str | None = _opt(
+        None, "file of API keys, one per line ('#' comments); a line 'KEY ws1 ws2' limits that "
+              "key to those agent workspaces")
     allow_unauthenticated: bool = _opt(
         False, "serve a non-loopback address without API keys (you mean it)")
     cors_origins: str | None = _opt(None, "origins allowed by CORS (default: CORS off)",

@@ -499,3 +499,13 @@ def test_grep_and_glob_over_the_workspace_leave_the_secrets_out(
     assert "notes.txt" in glob
     for secret in (".env", "id_rsa", ".git"):
         assert secret not in glob and secret not in grep
+
+
+def test_in_process_calls_get_the_preset_checks_too(upstream: FakeUpstream, workspace: Path,
+                                                    tmp_path: Path) -> None:
+    from claude_openai import ServiceUnavailableError
+
+    with pytest.raises(ServiceUnavailableError, match="--agent-container") as refused:
+        ask(agent_config(workspace, tmp_path, "container"), [{"role": "user", "content": "hi"}])
+    assert refused.value.code == "agent_unavailable"
+    assert upstream.calls == [] and claude_children() == []

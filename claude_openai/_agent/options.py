@@ -108,7 +108,8 @@ def agent_options(request: ClaudeRequest, workspace: Workspace, config: Config, 
     if preset.bypass:
         env["IS_SANDBOX"] = "1"  # the operator declared a disposable container
     sandbox: dict[str, Any] | None = None
-    if preset.shell and not preset.bypass and not config.agent_unsandboxed_shell:
+    if preset.shell and not preset.bypass and not (config.agent_unsandboxed_shell
+                                                   and sandbox_missing() is not None):
         sandbox = {"enabled": True, "autoAllowBashIfSandboxed": True,
                    "allowUnsandboxedCommands": False}
     return ClaudeAgentOptions(

@@ -11,10 +11,11 @@ from typing import Any
 from .._config import Config
 from .._engine.models import resolve_model
 from .._engine.request import ClaudeRequest
-from .._exceptions import InvalidRequestError
+from .._exceptions import InvalidRequestError, ServiceUnavailableError
 from .answer import AgentAnswer
 from .job import AgentJob
 from .ledger import conversation_key, history_turns, ledger_for, scope_of
+from .startup import check_preset
 from .workspaces import agent_target, is_agent_model
 
 # Fields through which other servers let a request choose a directory or loosen the rules.
@@ -64,6 +65,11 @@ def agent_request(body: Mapping[str, Any], config: Config, principal: Principal 
     principal = principal or Principal()
     target = agent_target(str(body.get("model")), config, principal.workspaces)
     refuse_paths(body)
+    try:
+        check_preset(target.workspace, config)
+    except ValueError as exc:
+        raise ServiceUnavailableError(f"The agent workspace '{target.workspace.name}' cannot "
+                                      f"run: {exc}.", code="agent_unavailable") from None
     plain = {k: v for k, v in body.items() if k != "model"}
     if target.model:
         plain["model"] = resolve_model(target.model)

@@ -51,5 +51,6 @@ def model_object(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 0, "owned_by": "anthropic"}
 
 
-def list_models() -> dict[str, Any]:
-    return {"object": "list", "data": [model_object(alias) for alias in ALIASES]}
+def list_models(extra: list[str] | None = None) -> dict[str, Any]:
+    """The models a client may pick: the aliases, then ``extra`` (the agent models it may use)."""
+    return {"object": "list", "data": [model_object(m) for m in [*ALIASES, *(extra or [])]]}

@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from .._agent.startup import check_agents
+from .._agent.workspaces import agent_model_ids, agent_target, is_agent_model
 from .._calls import FrontEnd, run_to_end
 from .._chat.api import CHAT
 from .._config import Config
@@ -105,6 +107,7 @@ async def _answer(front: FrontEnd, request: Request, config: Config, limiter: Li
     body = trace.body = await _json_body(request, config)
     trace.stream = isinstance(body, dict) and bool(body.get("stream"))  # logged if it is a 400
     chat, builder = front.prepare(body, config, trace, stream=trace.stream)
+    trace.workspace = chat.agent.target.workspace.name if chat.agent is not None else None
     with drain.cut_off():
         await limiter.acquire()
     if trace.stream:  # the run slot is released, and the trace ended, with the stream
@@ -154,14 +157,31 @@ def _input_items_endpoint(config: Config) -> Callable[[Request], Awaitable[Respo
     return input_items
 
 
-async def _models(request: Request) -> Response:
-    return JSONResponse(list_models())
+def _allowed(request: Request) -> frozenset[str] | None:
+    """The agent workspaces the caller's key may use (None: all, as for a server without keys)."""
+    principal = getattr(request.state, "principal", None)
+    return principal.workspaces if principal is not None else None
 
 
-async def _model(request: Request) -> Response:
-    model_id = request.path_params["model_id"]
-    resolve_model(model_id)
-    return JSONResponse(model_object(model_id))
+def _models_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+    async def models(request: Request) -> Response:
+        return JSONResponse(list_models(agent_model_ids(config, _allowed(request))))
+
+    return models
+
+
+def _model_endpoint(config: Config) -> Callable[[Request], Awaitable[Response]]:
+    async def model(request: Request) -> Response:
+        model_id = request.path_params["model_id"]
+        if is_agent_model(model_id):  # one the key may not use: the same 404 as an unknown one
+            target = agent_target(model_id, config, _allowed(request))
+            if target.model:
+                resolve_model(target.model)
+        else:
+            resolve_model(model_id)
+        return JSONResponse(model_object(model_id))
+
+    return model
 
 
 def _health_endpoint(config: Config, limiter: Limiter) -> Callable[[Request], Awaitable[Response]]:
@@ -204,8 +224,8 @@ def api_routes(config: Config, drain: Drain | None = None,
         Route("/responses/{response_id}", _stored_endpoint(config), methods=["GET", "DELETE"]),
         Route("/responses/{response_id}/input_items", _input_items_endpoint(config),
               methods=["GET"]),
-        Route("/models", _models, methods=["GET"]),
-        Route("/models/{model_id:path}", _model, methods=["GET"]),
+        Route("/models", _models_endpoint(config), methods=["GET"]),
+        Route("/models/{model_id:path}", _model_endpoint(config), methods=["GET"]),
         Route("/health", _health_endpoint(config, limiter), methods=["GET"]),
     ]
     if metrics is not None:
@@ -252,9 +272,11 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
     The mounted app carries its own error handlers (OpenAI-shaped errors) and needs no lifespan:
     its warm pool starts with the first request; `aclose_pools()` (or exit) ends it.  For the
     shutdown grace `serve` gives, use `shutdown_grace()` in the host app's lifespan.
-    Returns the mounted sub-app.
+    Returns the mounted sub-app.  Raises ValueError when ``config``'s agentic profile must not
+    be served (see ``_agent.startup.check_agents``).
     """
     config = config or Config()
+    check_agents(config)
     metrics = Metrics() if config.metrics else None
     drain = Drain(config.shutdown_grace)  # begun by `shutdown_grace()` on SIGTERM, if used
     sub_app = Starlette(routes=api_routes(config, drain, metrics),
@@ -266,8 +288,13 @@ def mount(app: Starlette, path: str = "/v1", config: Config | None = None) -> St
 
 
 def create_app(config: Config | None = None) -> Starlette:
-    """A standalone app: the routes under ``/v1`` and also at the root."""
+    """A standalone app: the routes under ``/v1`` and also at the root.
+
+    Raises ValueError when ``config``'s agentic profile must not be served: workspaces without
+    an API key, with CORS, or with presets this machine cannot fence in (see
+    ``_agent.startup.check_agents``)."""
     config = config or Config()
+    check_agents(config)
     drain = Drain(config.shutdown_grace)  # begun by `claude-openai serve` on SIGTERM
     metrics = Metrics() if config.metrics else None
     routes = api_routes(config, drain, metrics)  # one set of routes, served at both places

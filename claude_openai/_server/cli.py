@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import logging
 import os
 import sys
@@ -12,9 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import __version__
+from .._agent.startup import check_agents
 from .._config import Config, cast_value, env_name, field_type, flag_name
 from .chat_command import add_chat_parser
-from .guard import load_keys
+from .guard import is_loopback, load_keys
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,15 +73,6 @@ def _joined(value: Any) -> Any:
     return ",".join(value) if isinstance(value, list) else value
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_exposure(config: Config) -> None:
     """Refuse to serve a non-loopback address with no API key, unless told to.
 
@@ -99,6 +90,17 @@ def check_exposure(config: Config) -> None:
     raise SystemExit(2)
 
 
+def check_setup(config: Config) -> None:
+    """Refuse, before binding, what `create_app` would refuse (the agentic profile's checks):
+    exit status 2 with the reason on stderr, as for any other usage error."""
+    try:
+        check_agents(config)
+    except ValueError as exc:
+        print(f"claude-openai: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    check_exposure(config)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["chat"]:
@@ -106,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         raise SystemExit(run(build_parser().parse_args(argv)))
     config = parse_config(argv, os.environ)
-    check_exposure(config)
+    check_setup(config)
     logger = configure_logging(config.log_level)
     from .app import create_app
     from .health import startup_report
@@ -118,5 +120,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve(create_app(config), config)
 
 
-__all__ = ["build_parser", "cast_value", "check_exposure", "configure_logging", "main",
-           "parse_config"]
+__all__ = ["build_parser", "cast_value", "check_exposure", "check_setup", "configure_logging",
+           "is_loopback", "main", "parse_config"]

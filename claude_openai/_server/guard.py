@@ -1,19 +1,23 @@
 """The front door of the HTTP surface: request ids, API keys and the body-size limit.
 
 An ASGI wrapper, so it guards the routes wherever they are served: `create_app()` or `mount()`
-inside someone else's app.  Its own refusals are OpenAI-shaped, like every other error.
+inside someone else's app.  Its own refusals are OpenAI-shaped, like every other error.  A
+request with a valid key carries its `Principal` (the key's id and the agent workspaces it may
+use) in ``scope["state"]["principal"]``.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import re
 import uuid
-from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._agent.access import ApiKey, api_keys, matching_key
+from .._agent.request import Principal
 from .._config import Config
 from .._exceptions import AuthenticationError, ClaudeOpenAIError, PayloadTooLargeError
 from .metrics import Metrics
@@ -23,12 +27,9 @@ OPEN_PATHS = ("/health",)  # probes need no key; they reveal no data and never c
 
 
 def load_keys(config: Config) -> list[str]:
-    """The API keys from ``api_key`` (comma-separated) and ``api_key_file`` (one per line)."""
-    keys = [k.strip() for k in (config.api_key or "").split(",")]
-    if config.api_key_file:
-        lines = Path(config.api_key_file).read_text().splitlines()
-        keys += [line.strip() for line in lines if not line.strip().startswith("#")]
-    return [k for k in keys if k]
+    """The API keys from ``api_key`` (comma-separated) and ``api_key_file`` (one per line,
+    perhaps followed by the agent workspaces it may use: see ``_agent.access``)."""
+    return [key.secret for key in api_keys(config)]
 
 
 def key_matches(given: str, keys: list[str]) -> bool:
@@ -42,7 +43,7 @@ def key_matches(given: str, keys: list[str]) -> bool:
 class Guard:
     def __init__(self, app: ASGIApp, config: Config, metrics: Metrics | None = None) -> None:
         self.app = app
-        self.keys = load_keys(config)
+        self.keys: list[ApiKey] = api_keys(config)
         self.max_body = config.max_body_bytes
         self.metrics = metrics  # counts the refusals, when the app serves /metrics
 
@@ -56,7 +57,7 @@ class Guard:
         request_id = given if _REQUEST_ID.match(given) else f"req_{uuid.uuid4().hex}"
         scope.setdefault("state", {})["request_id"] = request_id
         send = _with_request_id(send, request_id)
-        refusal = self._refusal(scope, headers)
+        refusal = self._refusal(scope, headers, scope["state"])
         if refusal is not None:
             if self.metrics is not None:
                 self.metrics.refuse(refusal.status_code)
@@ -64,19 +65,31 @@ class Guard:
             return
         await self.app(scope, receive, send)
 
-    def _refusal(self, scope: Scope, headers: dict[str, str]) -> ClaudeOpenAIError | None:
+    def _refusal(self, scope: Scope, headers: dict[str, str],
+                 state: dict[str, object]) -> ClaudeOpenAIError | None:
         if self.keys and not str(scope.get("path", "")).endswith(OPEN_PATHS):
             scheme, _, token = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not key_matches(token.strip(), self.keys):
+            key = matching_key(token.strip(), self.keys) if scheme.lower() == "bearer" else None
+            if key is None:
                 return AuthenticationError(
                     "Missing or invalid API key: send 'Authorization: Bearer <key>'.",
                     code="invalid_api_key")
+            state["principal"] = Principal(key.id, key.workspaces)
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_body:
             return PayloadTooLargeError(
                 f"The request body is larger than the limit of {self.max_body} bytes.",
                 code="request_too_large")
         return None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _with_request_id(send: Send, request_id: str) -> Send:

@@ -15,7 +15,9 @@ from typing import Any
 import claude_agent_sdk
 
 from .. import __version__
+from .._agent.startup import agent_report
 from .._config import Config
+from .guard import is_loopback
 
 # Checked in the CLI's own order of precedence: the first that is set wins.
 _AUTH_ENV = (
@@ -89,4 +91,5 @@ def startup_report(config: Config, environ: Mapping[str, str]) -> list[tuple[int
         report.append((logging.WARNING, "no Claude Code credentials found: run `claude login` "
                                         "(or set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN), "
                                         "else every request fails with a 502 from the API"))
-    return report
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return report + agent_report(config, loopback=is_loopback(config.host), root=root)

@@ -59,6 +59,8 @@ class Metrics:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.cost_usd = 0.0
+        self.agent_requests: Counter[tuple[str, int]] = Counter()  # by workspace and status
+        self.agent_cost_usd: Counter[str] = Counter()  # by workspace
         self.latency = Histogram(LATENCY_BUCKETS)
         self.ttft = Histogram(TTFT_BUCKETS)
 
@@ -77,6 +79,9 @@ class Metrics:
             self.prompt_tokens += usage.prompt_tokens
             self.completion_tokens += usage.output_tokens
         self.cost_usd += trace.cost_usd or 0.0
+        if trace.workspace is not None:
+            self.agent_requests[trace.workspace, trace.status or 0] += 1
+            self.agent_cost_usd[trace.workspace] += trace.cost_usd or 0.0
 
     def exposition(self, load: Mapping[str, int], pool: Mapping[str, Any] | None,
                    thinking: Mapping[str, int] | None = None,
@@ -108,6 +113,13 @@ class Metrics:
                    [("", {}, self.completion_tokens)]),
             family("cost_usd_total", "counter", "US dollars the Claude Code CLI reckoned the "
                    "runs cost.", [("", {}, self.cost_usd)]),
+            family("agent_requests_total", "counter",
+                   "Agent requests (model 'agent:NAME') answered, by workspace and HTTP status.",
+                   [("", {"workspace": w, "status": str(s)}, n)
+                    for (w, s), n in sorted(self.agent_requests.items())]),
+            family("agent_cost_usd_total", "counter", "US dollars the agent requests' runs "
+                   "cost, by workspace.",
+                   [("", {"workspace": w}, c) for w, c in sorted(self.agent_cost_usd.items())]),
             family("requests_in_flight", "gauge", "Claude runs in progress.",
                    [("", {}, load["running"])]),
             family("requests_queued", "gauge", "Requests waiting for a run slot.",

@@ -71,6 +71,7 @@ class Trace:
     status: int | None = None
     error: dict[str, Any] | None = None
     principal: Any = None  # who asks (`_agent.request.Principal`); None: in-process
+    workspace: str | None = None  # the agent workspace of an ``agent:`` request
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
 
     def saw(self, chunks: Iterable[dict[str, Any]]) -> None:
