@@ -29,6 +29,12 @@ def test_issue_flags_exist() -> None:
                             timeout=5.0, log_level="debug", max_retries=0)
 
 
+def test_agent_workspace_flags_repeat_in_either_spelling(tmp_path: Path) -> None:
+    config = parse_config(["serve", "--agent-workspace", f"a={tmp_path}",
+                           "--agent-workspaces", f"b:edit={tmp_path}"], {})
+    assert config.agent_workspaces == f"a={tmp_path},b:edit={tmp_path}"
+
+
 def test_flag_over_environment_over_default() -> None:
     environ = {"CLAUDE_OPENAI_PORT": "9000", "CLAUDE_OPENAI_MODEL": "haiku"}
     config = parse_config(["serve", "--port", "9100"], environ)

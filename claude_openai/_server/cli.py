@@ -16,6 +16,9 @@ from .._config import Config, cast_value, env_name, field_type, flag_name
 from .chat_command import add_chat_parser
 from .guard import is_loopback, load_keys
 
+# Other spellings of a flag: the singular reads better for a flag given once per workspace.
+FLAG_ALIASES = {"agent_workspaces": ("--agent-workspace",)}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
             else {"action": "append" if f.metadata["many"] else "store",
                   "type": kind, "metavar": f.name.upper()})
         serve.add_argument(
-            flag_name(f.name), dest=f.name, default=None, **extra,
+            flag_name(f.name), *FLAG_ALIASES.get(f.name, ()), dest=f.name, default=None, **extra,
             help=f"{f.metadata['help']} [env {env_name(f.name)}; "
                  f"default {getattr(defaults, f.name)!r}]",
         )
