@@ -56,7 +56,7 @@ def tool_lists(preset: str, root: str, *, web: bool, mcp: list[str]) -> dict[str
     spec = PRESETS[preset]
     tools = list(spec.tools) + (list(WEB_TOOLS) if web else [])
     scope = "/" + root.rstrip("/") + "/**"  # "//abs/path/**": an absolute path rule
-    allowed = [f"{t}({scope})" for t in READ_TOOLS[:1]]
+    allowed = [f"Read({scope})"]  # Read rules cover Glob and Grep as well
     if spec.edits:
         allowed += [f"{t}({scope})" for t in EDIT_TOOLS]
     if spec.shell:
