@@ -8,7 +8,6 @@ use) in ``scope["state"]["principal"]``.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import json
 import re
@@ -33,11 +32,8 @@ def load_keys(config: Config) -> list[str]:
 
 
 def key_matches(given: str, keys: list[str]) -> bool:
-    """Constant time: every key is compared, whichever matches."""
-    found = False
-    for key in keys:
-        found |= hmac.compare_digest(given.encode(), key.encode())
-    return found
+    """Constant time: every key is compared, whichever matches (see `matching_key`)."""
+    return matching_key(given, [ApiKey(key) for key in keys]) is not None
 
 
 class Guard:
