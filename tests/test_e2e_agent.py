@@ -319,8 +319,11 @@ def test_official_client_and_litellm_against_an_agent(served: ThreadedServer,
     assert usage is not None and usage.prompt_tokens == 2 * 19  # two model calls, summed
     upstream.queue(Reply(text="Looking.", tools=[read(workspace / "notes.txt")]),
                    Reply(text="Plum."))
-    response = litellm.completion(model="openai/agent:proj", api_base=served.url + "/v1",
-                                  api_key=KEY, messages=[{"role": "user", "content": "Word?"}])
+    with openai.OpenAI(base_url=served.url + "/v1", api_key=KEY, max_retries=0) as own:
+        # litellm's own cached client would leave its socket open until exit
+        response = litellm.completion(model="openai/agent:proj", api_base=served.url + "/v1",
+                                      api_key=KEY, client=own,
+                                      messages=[{"role": "user", "content": "Word?"}])
     assert response.choices[0].message.content == "Looking.\n\nPlum."
     assert "▸ Read notes.txt" in (response.choices[0].message.reasoning_content or "")
     models = [m.id for m in client.models.list()]
