@@ -165,8 +165,16 @@ def test_the_time_limit_interrupts_the_agent(upstream: FakeUpstream, workspace: 
                      [{"role": "user", "content": "Take your time."}])
     assert time.monotonic() - started < 10
     assert completion["choices"][0]["finish_reason"] == "length"
-    assert "> ⏹ Stopped after 2.5 seconds, the time limit" in message_of(completion)["content"]
+    content = message_of(completion)["content"]
+    assert "> ⏹ Stopped after 2.5 seconds, the time limit" in content
     assert wait_for_no_claude() == []
+    upstream.queue(Reply(text="Going on."))  # "continue" resumes the interrupted session
+    going_on = ask(agent_config(workspace, tmp_path, agent_timeout=2.5), [
+        {"role": "user", "content": "Take your time."}, {"role": "assistant", "content": content},
+        {"role": "user", "content": "continue"}])
+    assert message_of(going_on)["content"] == "Going on."
+    resent = upstream.calls[-1]["messages"]
+    assert SECRET in json.dumps(resent), "the interrupted run's tool result came back"
 
 
 # -- progress ------------------------------------------------------------------------------------

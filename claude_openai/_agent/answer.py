@@ -14,7 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from claude_agent_sdk import AssistantMessage, ResultMessage, ToolUseBlock, UserMessage
+from claude_agent_sdk import (
+    AssistantMessage,
+    ResultMessage,
+    SystemMessage,
+    ToolUseBlock,
+    UserMessage,
+)
 from claude_agent_sdk.types import ToolResultBlock
 
 from .._engine.answer import Answer, Event, Finished, TextDelta, ThinkingDelta
@@ -43,6 +49,7 @@ class AgentAnswer(Answer):
         self.steps: dict[str, Step] = {}
         self.notes = Notes()
         self._requested_model = model
+        self.session_id: str | None = None  # the run's session (a fork's own id), from its start
         self._text_seen = False
         self._gap = False  # a step came since the last text: the next text starts a paragraph
         self._open: str | None = None  # the step whose line in reasoning awaits its outcome
@@ -51,6 +58,8 @@ class AgentAnswer(Answer):
     def feed(self, message: Any) -> list[Event]:
         if isinstance(message, TimeLimit):
             return self._finish("time")
+        if isinstance(message, SystemMessage) and message.subtype == "init":
+            self.session_id = str(message.data.get("session_id") or "") or None
         if isinstance(message, AssistantMessage):
             events = [e for b in message.content if isinstance(b, ToolUseBlock)
                       for e in self._called(b)]

@@ -108,7 +108,8 @@ async def _run(request: ClaudeRequest, job: AgentJob, config: Config, builder: B
         if client is not None:
             await close(client, abort=not finished)
             client = None
-        session = answer.result.session_id if answer.result is not None else None
+        # a run stopped at the time limit has no result; its session is on disk all the same
+        session = answer.result.session_id if answer.result is not None else answer.session_id
         _keep(job, answer, ledger, projects, session, request.system)
         outcome = "limit" if answer.notes.limit else "ok"
     except BaseException as exc:
