@@ -520,3 +520,30 @@ def test_in_process_calls_get_the_preset_checks_too(upstream: FakeUpstream, work
         ask(agent_config(workspace, tmp_path, "container"), [{"role": "user", "content": "hi"}])
     assert refused.value.code == "agent_unavailable"
     assert upstream.calls == [] and claude_children() == []
+
+
+def test_a_second_request_waits_for_the_workspace(upstream: FakeUpstream, workspace: Path,
+                                                  tmp_path: Path) -> None:
+    import anyio
+
+    from claude_openai import achat_completion
+
+    config = agent_config(workspace, tmp_path)
+    upstream.queue(Reply(text=" ".join(["one"] * 20), delay=0.03), Reply(text="two"))
+    answers: list[str] = []
+
+    async def one(delay: float) -> None:
+        await anyio.sleep(delay)
+        done = await achat_completion({"model": "agent:proj", "messages": [
+            {"role": "user", "content": "go"}]}, config=config)
+        answers.append(message_of(done)["content"])
+
+    async def both() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(one, 0.0)
+            group.start_soon(one, 0.3)
+
+    anyio.run(both)
+    assert answers == [" ".join(["one"] * 20), "two"]
+    (first_start, first_end), (second_start, _) = upstream.send_times
+    assert second_start >= first_end, "the second run began only once the first had ended"
