@@ -547,3 +547,26 @@ def test_a_second_request_waits_for_the_workspace(upstream: FakeUpstream, worksp
     assert answers == [" ".join(["one"] * 20), "two"]
     (first_start, first_end), (second_start, _) = upstream.send_times
     assert second_start >= first_end, "the second run began only once the first had ended"
+
+
+def test_the_responses_stream_of_an_agent_validates(upstream: FakeUpstream, workspace: Path,
+                                                    tmp_path: Path) -> None:
+    from openai.types.responses import ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    from claude_openai import stream_response
+
+    upstream.queue(Reply(text="Looking.", tools=[read(workspace / "notes.txt")]),
+                   Reply(text="Plum."))
+    events = list(stream_response({"model": "agent:proj", "input": "Word?", "stream": True},
+                                  config=agent_config(workspace, tmp_path)))
+    adapter = TypeAdapter(ResponseStreamEvent)
+    for event in events:
+        adapter.validate_python(event)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[-1]["type"] == "response.completed"
+    steps = "".join(e["delta"] for e in events
+                    if e["type"] == "response.reasoning_summary_text.delta")
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert steps.startswith("▸ Read notes.txt → ok (") and text == "Looking.Plum."
+    assert not any("function_call" in json.dumps(e) for e in events)
