@@ -481,3 +481,14 @@ def test_prune_deletes_old_entries_and_files(tmp_path: Path) -> None:
     assert ledger.find(key()) is None
     ledger.prune(now=now + 150)
     assert len(ledger) == 0 and not ledger.path("new").exists()
+
+
+@pytest.mark.parametrize("directory", ["/etc", "/usr", "/usr/bin", "/proc", "/proc/self",
+                                       "/var", "/tmp"])
+def test_system_directories_are_refused(directory: str) -> None:
+    with pytest.raises(ValueError, match="is a system directory"):
+        check_directory("w", directory)
+
+
+def test_a_project_under_a_system_directory_is_not(tmp_path: Path) -> None:
+    assert check_directory("w", str(tmp_path)) == str(tmp_path.resolve())

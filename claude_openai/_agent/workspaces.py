@@ -21,6 +21,13 @@ PRESETS = ("read", "edit", "shell", "container")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SPEC = re.compile(r"^(?P<name>[^=:]+)(?::(?P<preset>[^=]+))?=(?P<dir>.+)$")
 _PACKAGE = Path(__file__).resolve().parent.parent  # this package's own install directory
+# The system's own directories: refused with all they hold (trees) or themselves (dirs; a
+# project may live under /var/www or /opt).
+SYSTEM_TREES = tuple(Path(p) for p in ("/etc", "/proc", "/sys", "/dev", "/boot", "/bin", "/sbin",
+                                       "/lib", "/lib64", "/usr", "/System", "/private/etc"))
+SYSTEM_DIRS = tuple(Path(p) for p in ("/var", "/opt", "/srv", "/home", "/Users", "/root",
+                                      "/tmp", "/private", "/Library", "/Applications", "/mnt",
+                                      "/media", "/run"))
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,10 @@ def check_directory(name: str, directory: str) -> str:
     if resolved == Path.home().resolve():
         raise ValueError(f"agent workspace {name!r}: the home directory itself is refused; "
                          "name a project directory inside it")
+    system = next((d for d in SYSTEM_TREES if resolved == d or d in resolved.parents), None)
+    if system is not None or resolved in SYSTEM_DIRS:
+        raise ValueError(f"agent workspace {name!r}: {resolved} is a system directory "
+                         f"({system or resolved}); name a project directory")
     if resolved == _PACKAGE or resolved in _PACKAGE.parents or _PACKAGE in resolved.parents:
         raise ValueError(f"agent workspace {name!r}: {resolved} holds claude-openai's own "
                          "installation, which an agent must not change")
