@@ -492,3 +492,20 @@ def test_system_directories_are_refused(directory: str) -> None:
 
 def test_a_project_under_a_system_directory_is_not(tmp_path: Path) -> None:
     assert check_directory("w", str(tmp_path)) == str(tmp_path.resolve())
+
+
+def test_a_line_of_sessions_keeps_the_newest_and_its_parent(tmp_path: Path) -> None:
+    transcript = tmp_path / "cli.jsonl"
+    transcript.write_text("{}\n")
+    ledger = Ledger(str(tmp_path / "sessions"), max_age=3600)
+    turns = [("user", text(f"turn {n}")) for n in range(4)]
+    for n, session in enumerate(("s1", "s2", "s3")):
+        ledger.keep(key(turns=turns[: n + 1]), session, transcript,
+                    parent=None if n == 0 else f"s{n}")
+    assert sorted(p.name for p in (tmp_path / "sessions").iterdir()) == ["s2.jsonl", "s3.jsonl"]
+    assert ledger.find(key(turns=turns[:1])) is None  # s1: its entry went with its file
+    assert ledger.find(key(turns=turns[:2])) == "s2"  # the newest answer can be regenerated
+    assert ledger.find(key(turns=turns[:3])) == "s3"
+    ledger.keep(key(turns=turns[:3] + [("user", text("other"))]), "s3b", transcript,
+                parent="s2")  # a regenerated third answer: s2's parent s1 is already gone
+    assert ledger.find(key(turns=turns[:3])) == "s3" and ledger.path("s2").exists()

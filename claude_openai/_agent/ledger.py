@@ -68,6 +68,7 @@ class Ledger:
         self.directory = Path(directory)
         self.max_age = max_age
         self._entries: dict[str, Entry] = {}
+        self._parents: dict[str, str | None] = {}  # session -> the session it continued
         self._lock = threading.Lock()
         self._pruned = 0.0
 
@@ -81,13 +82,29 @@ class Ledger:
     def path(self, session_id: str) -> Path:
         return self.directory / f"{session_id}.jsonl"
 
-    def keep(self, key: str, session_id: str, transcript: Path) -> None:
-        """Remember ``key`` → the session whose transcript the CLI wrote at ``transcript``."""
+    def keep(self, key: str, session_id: str, transcript: Path,
+             parent: str | None = None) -> None:
+        """Remember ``key`` → the session whose transcript the CLI wrote at ``transcript``.
+
+        ``parent``: the session it continued.  Each transcript holds the whole conversation,
+        so only the last two of a line are kept: the newest, and its parent (from which the
+        newest answer can be regenerated).  The grandparent goes: a request that edits a turn
+        further back is rebuilt, and the disk holds no copy of a conversation per turn."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         shutil.copyfile(transcript, self.path(session_id))
         with self._lock:
             self._entries[key] = Entry(session_id, time.time())
+            self._parents[session_id] = parent
+            grandparent = self._parents.get(parent) if parent else None
+            if grandparent:
+                self._forget(grandparent)
         self.prune()
+
+    def _forget(self, session_id: str) -> None:
+        for key in [k for k, e in self._entries.items() if e.session_id == session_id]:
+            del self._entries[key]
+        self._parents.pop(session_id, None)
+        self.path(session_id).unlink(missing_ok=True)
 
     def prune(self, *, now: float | None = None) -> None:
         """Forget entries and delete session files older than ``max_age`` (at most once a
@@ -106,6 +123,9 @@ class Ledger:
                     file.unlink()
             except OSError:
                 pass
+        with self._lock:
+            for session in [s for s in self._parents if not self.path(s).exists()]:
+                del self._parents[session]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -171,7 +171,8 @@ def _keep(job: AgentJob, answer: AgentAnswer, ledger: Any, projects: Path,
         logger.warning("agent session %s left no transcript; the next turn is rebuilt", session)
         return
     turns = [*job.turns, ("assistant", [{"type": "text", "text": "".join(answer.text)}])]
-    ledger.keep(conversation_key(job.scope, system, turns), session, transcript)
+    ledger.keep(conversation_key(job.scope, system, turns), session, transcript,
+                parent=job.session)
 
 
 def audit(job: AgentJob, answer: AgentAnswer, outcome: str) -> None:
