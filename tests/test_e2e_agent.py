@@ -571,3 +571,31 @@ def test_the_responses_stream_of_an_agent_validates(upstream: FakeUpstream, work
     text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
     assert steps.startswith("▸ Read notes.txt → ok (") and text == "Looking.Plum."
     assert not any("function_call" in json.dumps(e) for e in events)
+
+
+def test_a_stream_waiting_for_a_busy_workspace_gets_a_409_status(
+        upstream: FakeUpstream, workspace: Path, tmp_path: Path) -> None:
+    server = ThreadedServer(create_app(agent_config(
+        workspace, tmp_path, queue_timeout=1.0, keepalive_interval=0.2))).start()
+    upstream.queue(Reply(text=" ".join(["w"] * 60), delay=0.05))
+    body = {"model": "agent:proj", "messages": [{"role": "user", "content": "go"}],
+            "stream": True}
+    auth = {"authorization": f"Bearer {KEY}"}
+    url = server.url + "/v1/chat/completions"
+    try:
+        with httpx.Client(timeout=30) as http, http.stream("POST", url, json=body,
+                                                           headers=auth) as first:
+            lines = first.iter_lines()
+            next(lines)
+            started = time.monotonic()
+            with http.stream("POST", url, json=body, headers=auth) as second:
+                waited = time.monotonic() - started
+                assert second.status_code == 409, "refused before the stream began"
+                assert json.loads(second.read())["error"]["code"] == "workspace_busy"
+            assert 0.9 < waited < 5, "it waited for the workspace, sending nothing"
+            assert any('"finish_reason":"stop"' in line.replace(" ", "") for line in lines)
+        upstream.queue(Reply(text="free again"))
+        again = httpx.post(url, json={**body, "stream": False}, headers=auth, timeout=30)
+        assert again.status_code == 200, "the workspace was released"
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@ its conversation continues (decided before the run, so the response can say so u
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .._engine.turns import Block
 from .workspaces import AgentTarget
@@ -22,6 +23,7 @@ class AgentJob:
     scope: tuple[str, ...]  # the ledger scope (see ledger.scope_of)
     turns: list[tuple[str, list[Block]]] = field(default_factory=list)  # history + prompt
     session: str | None = None  # the session to continue (a ledger hit)
+    held: list[Any] = field(default_factory=list)  # the workspace's `gate.Turn`, if taken early
 
     @property
     def path(self) -> str:

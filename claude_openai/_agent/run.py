@@ -57,7 +57,7 @@ async def run_agent(request: ClaudeRequest, config: Config,
     if request.prompt is None:
         raise InvalidRequestError("An agent request must end with a user message.",
                                   param="messages")
-    async with workspace_turn(job.target.workspace, config):
+    async with workspace_turn(job.target.workspace, config, *job.held[:1]):
         async with aclosing(_run(request, job, config, builder, answer)) as chunks:
             async for chunk in chunks:
                 yield chunk

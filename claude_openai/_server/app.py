@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from .._agent.gate import admit
 from .._agent.startup import check_agents
 from .._agent.workspaces import agent_model_ids, agent_target, is_agent_model
 from .._calls import FrontEnd, run_to_end
@@ -109,18 +110,30 @@ async def _answer(front: FrontEnd, request: Request, config: Config, limiter: Li
     chat, builder = front.prepare(body, config, trace, stream=trace.stream)
     trace.workspace = chat.agent.target.workspace.name if chat.agent is not None else None
     with drain.cut_off():
-        await limiter.acquire()
+        turn = await admit(chat, config)  # an agent's workspace: a 409 here when it is busy
+        try:
+            await limiter.acquire()
+        except BaseException:
+            if turn is not None:
+                turn.release()
+            raise
+
+    def release(status: int = 0) -> None:
+        limiter.release()
+        if turn is not None:
+            turn.release()  # if the run never began (it releases its own at its end)
+
     if trace.stream:  # the run slot is released, and the trace ended, with the stream
         return EventStreamResponse(observer.watch(trace, answer(chat, config, builder), drain),
                                    keepalive=config.keepalive_interval, drain=drain,
-                                   on_end=lambda status: limiter.release(),
-                                   framing=front.framing(builder), headers=trace.headers)
+                                   on_end=release, framing=front.framing(builder),
+                                   headers=trace.headers)
     try:
         with drain.cut_off():
             done = await _unless_disconnected(
                 request, lambda: run_to_end(chat, config, builder, trace))
     finally:
-        limiter.release()
+        release()
     response = (Response(status_code=CLIENT_GONE) if done is None  # nobody reads it
                 else JSONResponse(builder.final(), headers=trace.headers))
     observer.end(trace, response.status_code)
