@@ -173,7 +173,7 @@ def test_reasoning_mode_writes_steps_to_reasoning_as_they_happen() -> None:
     assert [e for events in seen[:call] for e in events] == [TextDelta("Let me look.")]
     assert seen[call] == [ThinkingDelta("▸ Read notes.txt", STEPS_BLOCK)]
     assert seen[call + 1] == [ThinkingDelta(" → ok (1.5 s)\n", STEPS_BLOCK)]
-    assert TextDelta("\n\nThe word is plum.") in [e for events in seen for e in events]
+    assert TextDelta("The word is plum.", gap="\n\n") in [e for events in seen for e in events]
     assert seen[-1] == [Finished()]
     assert "".join(answer.text) == OWN_TEXT
     assert answer.reasoning == ["▸ Read notes.txt → ok (1.5 s)\n"]

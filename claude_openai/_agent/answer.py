@@ -9,7 +9,6 @@ and ``stop_reason`` ``max_tokens`` (``finish_reason`` "length").
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +23,7 @@ from claude_agent_sdk import (
 from claude_agent_sdk.types import ToolResultBlock
 
 from .._engine.answer import Answer, Event, Finished, TextDelta, ThinkingDelta
-from .steps import Notes, Step, notes_text, step_end, step_line, step_start
+from .steps import Notes, Step, notes_text, shown_path, step_end, step_line, step_start
 
 STEPS_BLOCK = -1  # the reasoning "block" the steps are written to
 EDITS = ("Edit", "Write", "NotebookEdit")
@@ -50,7 +49,6 @@ class AgentAnswer(Answer):
         self.notes = Notes()
         self._requested_model = model
         self.session_id: str | None = None  # the run's session (a fork's own id), from its start
-        self._text_seen = False
         self._gap = False  # a step came since the last text: the next text starts a paragraph
         self._open: str | None = None  # the step whose line in reasoning awaits its outcome
 
@@ -87,10 +85,10 @@ class AgentAnswer(Answer):
     def _on_delta(self, index: int, delta: dict[str, Any]) -> list[Event]:
         events = super()._on_delta(index, delta)
         if events and isinstance(events[0], TextDelta):
-            if self._gap and self._text_seen:
+            if self._gap and len(self.text) > 1:  # a later turn's first text
                 self.text[-1] = "\n\n" + self.text[-1]
-                events[0] = TextDelta(self.text[-1])
-            self._gap, self._text_seen = False, True
+                events[0] = TextDelta(events[0].text, gap="\n\n")
+            self._gap = False
         return events
 
     # -- steps -----------------------------------------------------------------------------------
@@ -131,10 +129,8 @@ class AgentAnswer(Answer):
 
     def _changed(self, step: Step) -> None:
         path = step.input.get("file_path") or step.input.get("notebook_path")
-        if isinstance(path, str):
-            shown = os.path.relpath(path, self.root) if os.path.isabs(path) else path
-            if shown not in self.notes.files:
-                self.notes.files.append(shown)
+        if isinstance(path, str) and (shown := shown_path(path, self.root)) not in self.notes.files:
+            self.notes.files.append(shown)
 
     def _line_open(self) -> bool:
         """A step's start is the last thing in reasoning, its outcome still to come."""
@@ -148,11 +144,10 @@ class AgentAnswer(Answer):
         return [ThinkingDelta(text, STEPS_BLOCK)]
 
     def _say(self, text: str) -> list[Event]:
-        if self.text and not self.text[-1].endswith("\n"):
-            text = "\n\n" + text
-        self.text.append(text)
+        gap = "\n\n" if self.text and not self.text[-1].endswith("\n") else ""
+        self.text.append(gap + text)
         self._gap = False
-        return [TextDelta(text)]
+        return [TextDelta(text, gap)]
 
     # -- the end ---------------------------------------------------------------------------------
     def _finish(self, limit: str | None) -> list[Event]:

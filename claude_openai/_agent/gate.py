@@ -17,11 +17,6 @@ from .workspaces import Workspace
 _TURNS: dict[str, anyio.Semaphore] = {}
 
 
-def busy(workspace: Workspace) -> bool:
-    turn = _TURNS.get(workspace.path)
-    return turn is not None and turn.value == 0
-
-
 class Turn:
     """A workspace held for one request; `release` may be called more than once."""
 

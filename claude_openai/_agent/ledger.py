@@ -131,7 +131,7 @@ class Ledger:
         return len(self._entries)
 
 
-_LEDGERS: dict[tuple[str, float], Ledger] = {}
+_LEDGERS: dict[tuple[str | None, float], Ledger] = {}
 
 
 def sessions_directory(config: Config) -> str:
@@ -157,10 +157,11 @@ def _private() -> str:
 
 
 def ledger_for(config: Config) -> Ledger:
-    """The ledger of the sessions directory ``config`` names (one per directory)."""
-    where = (sessions_directory(config), config.agent_session_max_age)
+    """The ledger of the sessions directory ``config`` names (one per setting; the directory
+    is found and checked once, when its ledger is made)."""
+    where = (config.agent_sessions_dir, config.agent_session_max_age)
     if where not in _LEDGERS:
-        _LEDGERS[where] = Ledger(*where)
+        _LEDGERS[where] = Ledger(sessions_directory(config), config.agent_session_max_age)
     return _LEDGERS[where]
 
 

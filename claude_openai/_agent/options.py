@@ -36,8 +36,10 @@ HOME_SECRET_FILES = (".netrc", ".npmrc", ".pypirc", ".git-credentials", ".claude
 CLAUDE_MD_LIMIT = 64 * 1024
 
 
+@functools.cache
 def sandbox_missing() -> str | None:
-    """Why Claude Code's Bash sandbox cannot run here, or None when it can."""
+    """Why Claude Code's Bash sandbox cannot run here, or None when it can (looked up once:
+    every shell request asks)."""
     system = platform.system()
     if system == "Darwin":
         return None if shutil.which("sandbox-exec") else "sandbox-exec is missing"

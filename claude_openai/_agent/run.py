@@ -27,11 +27,11 @@ from .._engine.options import new_session_id, prompt_message
 from .._engine.request import ClaudeRequest
 from .._engine.session import close, sdk_errors, single, stderr_sink
 from .._engine.transcript import transcript_entries
-from .._exceptions import GatewayTimeoutError, InvalidRequestError
+from .._exceptions import GatewayTimeoutError
 from .answer import AgentAnswer, TimeLimit
 from .gate import workspace_turn
 from .job import REBUILT_NOTE, AgentJob
-from .ledger import conversation_key, ledger_for
+from .ledger import Ledger, conversation_key, ledger_for
 from .options import agent_options
 
 if TYPE_CHECKING:
@@ -54,9 +54,6 @@ async def run_agent(request: ClaudeRequest, config: Config,
     job: AgentJob = request.agent
     answer = builder.answer
     assert isinstance(answer, AgentAnswer)
-    if request.prompt is None:
-        raise InvalidRequestError("An agent request must end with a user message.",
-                                  param="messages")
     async with workspace_turn(job.target.workspace, config, *job.held[:1]):
         async with aclosing(_run(request, job, config, builder, answer)) as chunks:
             async for chunk in chunks:
@@ -161,7 +158,7 @@ def _place_session(job: AgentJob, request: ClaudeRequest, kept: Path | None, pro
     return session_id
 
 
-def _keep(job: AgentJob, answer: AgentAnswer, ledger: Any, projects: Path,
+def _keep(job: AgentJob, answer: AgentAnswer, ledger: Ledger, projects: Path,
           session: str | None, system: str | None) -> None:
     """Remember the conversation as the client will send it back → the session it made."""
     if session is None:
@@ -178,14 +175,12 @@ def _keep(job: AgentJob, answer: AgentAnswer, ledger: Any, projects: Path,
 def audit(job: AgentJob, answer: AgentAnswer, outcome: str) -> None:
     """The request's audit line: who, where, what ran, what was refused, what changed, cost;
     ``outcome``: ok, limit (stopped at a limit), failed or cancelled (the client left)."""
-    steps = [f"{s.tool} {s.subject(job.target.workspace.path)}".strip()
-             for s in answer.steps.values()]
-    result = answer.result
+    workspace, result = job.target.workspace, answer.result
     logger.info("agent %s", json.dumps({
-        "key": job.principal, "workspace": job.target.workspace.name,
-        "preset": job.target.workspace.preset, "session": job.path, "outcome": outcome,
-        "tools": steps, "denied": [f"{s.tool} {s.subject(job.target.workspace.path)}".strip()
-                                   for s in answer.notes.denied],
+        "key": job.principal, "workspace": workspace.name,
+        "preset": workspace.preset, "session": job.path, "outcome": outcome,
+        "tools": [s.label(workspace.path) for s in answer.steps.values()],
+        "denied": [s.label(workspace.path) for s in answer.notes.denied],
         "files_changed": answer.notes.files, "limit": answer.notes.limit,
         "turns": result.num_turns if result is not None else None,
         "cost_usd": round(answer.cost, 6),

@@ -23,7 +23,16 @@ _THINK = re.compile(r"<think>.*?</think>|<details type=\"reasoning\"[^>]*>.*?</d
                     re.DOTALL)
 KEY_ARGS = ("file_path", "notebook_path", "command", "pattern", "path", "url", "query",
             "description")
+PATH_ARGS = ("file_path", "notebook_path", "path")
 SHORT = 80
+
+
+def shown_path(path: str, root: str) -> str:
+    """A path as the client is shown it: relative to the workspace when inside it."""
+    if not os.path.isabs(path):
+        return path
+    relative = os.path.relpath(path, root)
+    return path if relative.startswith("..") else relative
 
 
 @dataclass
@@ -40,14 +49,16 @@ class Step:
     result: str = ""
 
     def subject(self, root: str) -> str:
+        """The call's main argument: a path (as `shown_path`), a command, a pattern, ..."""
         for key in KEY_ARGS:
             value = self.input.get(key)
             if isinstance(value, str) and value:
-                if key in ("file_path", "notebook_path", "path") and os.path.isabs(value):
-                    relative = os.path.relpath(value, root)
-                    value = value if relative.startswith("..") else relative
-                return _short(value)
+                return _short(shown_path(value, root) if key in PATH_ARGS else value)
         return ""
+
+    def label(self, root: str) -> str:
+        """The tool and its main argument: ``Read src/app.py``."""
+        return f"{self.tool} {self.subject(root)}".strip()
 
     def outcome(self) -> str:
         if self.denied:
@@ -85,8 +96,7 @@ def _reason(result: str) -> str:
 
 def step_start(step: Step, root: str) -> str:
     """The start of a step's line in reasoning mode (its outcome follows when it ends)."""
-    subject = step.subject(root)
-    return f"{STEP} {step.tool}" + (f" {subject}" if subject else "")
+    return f"{STEP} {step.label(root)}"
 
 
 def step_end(step: Step) -> str:
@@ -104,7 +114,7 @@ def step_line(step: Step, root: str, mode: str) -> str:
                 f'name="{html.escape(step.tool)}" arguments="{arguments}" '
                 f'result="{result}">\n<summary>Tool Executed</summary>\n</details>\n')
     mark = DENIED if step.denied else STEP
-    return f"> {mark} {step_start(step, root)[2:]} → {step.outcome()}\n\n"
+    return f"> {mark} {step.label(root)} → {step.outcome()}\n\n"
 
 
 LIMITS = {
@@ -124,8 +134,7 @@ def notes_text(notes: Notes, root: str, *, turns: int, budget: float, seconds: f
         lines.append(f"> {STOP} " + LIMITS[notes.limit].format(turns=turns, budget=budget,
                                                                seconds=seconds))
     if notes.denied:
-        what = "; ".join(f"{s.tool} {s.subject(root)}".strip()
-                         + f" ({_short(_reason(s.result), 100).rstrip('.')})"
+        what = "; ".join(f"{s.label(root)} ({_short(_reason(s.result), 100).rstrip('.')})"
                          for s in notes.denied[:5])
         more = f" and {len(notes.denied) - 5} more" if len(notes.denied) > 5 else ""
         lines.append(f"> {DENIED} Not allowed in this workspace: {what}{more}. The server's "

@@ -83,7 +83,7 @@ class CompletionBuilder:
 
     def _deltas(self, event: Event) -> list[dict[str, Any]]:
         if isinstance(event, TextDelta):
-            return [{"content": event.text}]
+            return [{"content": event.gap + event.text}]
         if isinstance(event, ThinkingDelta):
             text = event.text
             if self._thinking_block not in (None, event.block):

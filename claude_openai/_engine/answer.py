@@ -37,6 +37,9 @@ class Call:
 @dataclass(frozen=True)
 class TextDelta:
     text: str  # answer text (with a response format: the JSON)
+    # what sets it apart from the text before it (an agent's later turn: a blank line); part
+    # of one message's content, not the start of a message of its own (Responses API items)
+    gap: str = ""
 
 
 @dataclass(frozen=True)

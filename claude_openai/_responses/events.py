@@ -99,7 +99,7 @@ class ResponsesBuilder:
                 self.on_complete(response)
             return out + [self._event(f"response.{status}", response=response)]
         if isinstance(event, TextDelta):
-            return self._text(event.text)
+            return self._text(event)
         if isinstance(event, ThinkingDelta):
             return self._thinking(event)
         if isinstance(event, ThinkingDone):
@@ -136,12 +136,11 @@ class ResponsesBuilder:
                                   item=json.loads(json.dumps(item)))]
 
     # -- text ----------------------------------------------------------------------------------
-    def _text(self, text: str) -> list[Chunk]:
+    def _text(self, event: TextDelta) -> list[Chunk]:
         out: list[Chunk] = []
+        text = event.gap + event.text
         if self._open is None or self._open["type"] != "message":
-            text = text.lstrip("\n")  # an agent's next turn: its own item, no blank line first
-            if not text:
-                return out
+            text = event.text  # a message of its own: nothing to set it apart from
             out += self._add({"id": new_id("msg"), "type": "message", "status": "in_progress",
                               "role": "assistant", "content": []})
             out.append(self._event("response.content_part.added", **self._where(),
